@@ -1,0 +1,239 @@
+//! Access tokens: HS256 JWTs with `typ: at+jwt`, validated strictly.
+
+use chrono::Utc;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::refresh::new_id;
+use crate::domain::Role;
+use crate::error::{AppError, AppResult};
+use crate::settings::AuthSettings;
+
+/// RFC 9068 media type for JWT access tokens.
+const TOKEN_TYPE: &str = "at+jwt";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    pub ver: i32,
+    pub sid: String,
+    pub jti: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+impl Claims {
+    pub fn user_id(&self) -> Option<i64> {
+        self.sub.parse().ok()
+    }
+}
+
+/// The token a client gets, with its remaining life in seconds.
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl_secs: i64,
+    issuer: String,
+    audience: String,
+}
+
+impl TokenService {
+    pub fn new(auth: &AuthSettings) -> TokenService {
+        let secret = auth.jwt_secret.expose().as_bytes();
+        // jsonwebtoken's defaults are lax (60 s leeway, nbf unchecked, iss/aud only
+        // checked when present): spell out every rule instead.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.leeway = auth.leeway_secs;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.set_issuer(&[&auth.issuer]);
+        validation.set_audience(&[&auth.audience]);
+        TokenService {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl_secs: auth.access_token_ttl_secs as i64,
+            issuer: auth.issuer.clone(),
+            audience: auth.audience.clone(),
+        }
+    }
+
+    /// Issues an access token that expires after the configured TTL, or at
+    /// `not_after` (the session's end) if that comes first.
+    pub fn issue(
+        &self,
+        user_id: i64,
+        role: Role,
+        version: i32,
+        session_id: &str,
+        not_after: Option<i64>,
+    ) -> AppResult<IssuedToken> {
+        let now = Utc::now().timestamp();
+        let mut exp = now + self.ttl_secs;
+        if let Some(limit) = not_after {
+            exp = exp.min(limit).max(now + 1);
+        }
+        let claims = Claims {
+            sub: user_id.to_string(),
+            role,
+            ver: version,
+            sid: session_id.to_string(),
+            jti: new_id(),
+            iat: now,
+            nbf: now,
+            exp,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(TOKEN_TYPE.into());
+        let token = encode(&header, &claims, &self.encoding).map_err(AppError::internal)?;
+        Ok(IssuedToken {
+            token,
+            expires_in: exp - now,
+        })
+    }
+
+    /// Verifies signature, algorithm, type and every time and identity claim.
+    /// Any failure at all is an invalid token (401), never an internal error.
+    pub fn verify(&self, token: &str) -> AppResult<Claims> {
+        let data = decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| AppError::InvalidToken)?;
+        let typ_ok = data.header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok || data.claims.user_id().is_none() || data.claims.sid.is_empty() {
+            return Err(AppError::InvalidToken);
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use base64::Engine;
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            jwt_secret: Secret::new("0123456789abcdef0123456789abcdef-test"),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 3600,
+            refresh_reuse_interval_secs: 10,
+            leeway_secs: 0,
+            bcrypt_cost: 4,
+            issuer: "turnstile".into(),
+            audience: "turnstile".into(),
+            login_max_failures: 5,
+            login_window_secs: 900,
+        }
+    }
+
+    fn b64(v: &serde_json::Value) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    fn forge(header: serde_json::Value, claims: serde_json::Value, secret: &[u8]) -> String {
+        use hmac::{Hmac, Mac};
+        let signing_input = format!("{}.{}", b64(&header), b64(&claims));
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(signing_input.as_bytes());
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{signing_input}.{sig}")
+    }
+
+    fn good_claims() -> serde_json::Value {
+        let now = Utc::now().timestamp();
+        serde_json::json!({"sub": "1", "role": "user", "ver": 1, "sid": "s", "jti": "j",
+            "iat": now, "nbf": now, "exp": now + 60, "iss": "turnstile", "aud": "turnstile"})
+    }
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test";
+
+    #[test]
+    fn issued_tokens_verify_and_carry_their_claims() {
+        let svc = TokenService::new(&settings());
+        let t = svc.issue(42, Role::Admin, 3, "sess", None).unwrap();
+        assert_eq!(t.expires_in, 900);
+        let c = svc.verify(&t.token).unwrap();
+        assert_eq!((c.user_id(), c.role, c.ver, c.sid.as_str()), (Some(42), Role::Admin, 3, "sess"));
+        let header = jsonwebtoken::decode_header(&t.token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    }
+
+    #[test]
+    fn a_hand_signed_token_with_the_right_shape_verifies() {
+        let svc = TokenService::new(&settings());
+        let t = forge(serde_json::json!({"alg": "HS256", "typ": "at+jwt"}), good_claims(), SECRET);
+        assert!(svc.verify(&t).is_ok());
+    }
+
+    #[test]
+    fn tokens_with_a_wrong_type_header_are_rejected() {
+        let svc = TokenService::new(&settings());
+        for typ in [serde_json::json!("JWT"), serde_json::Value::Null] {
+            let t = forge(serde_json::json!({"alg": "HS256", "typ": typ}), good_claims(), SECRET);
+            assert!(svc.verify(&t).is_err(), "typ {typ}");
+        }
+    }
+
+    #[test]
+    fn tokens_missing_a_required_claim_are_rejected() {
+        let svc = TokenService::new(&settings());
+        for claim in ["exp", "nbf", "iss", "aud", "sub"] {
+            let mut c = good_claims();
+            c.as_object_mut().unwrap().remove(claim);
+            let t = forge(serde_json::json!({"alg": "HS256", "typ": "at+jwt"}), c, SECRET);
+            assert!(svc.verify(&t).is_err(), "without {claim}");
+        }
+    }
+
+    #[test]
+    fn expired_immature_and_foreign_tokens_are_rejected() {
+        let svc = TokenService::new(&settings());
+        let now = Utc::now().timestamp();
+        let header = serde_json::json!({"alg": "HS256", "typ": "at+jwt"});
+        let cases = [
+            ("exp", serde_json::json!(now - 1)),
+            ("nbf", serde_json::json!(now + 30)),
+            ("iss", serde_json::json!("someone-else")),
+            ("aud", serde_json::json!("someone-else")),
+            ("sub", serde_json::json!("not-a-number")),
+        ];
+        for (claim, value) in cases {
+            let mut c = good_claims();
+            c[claim] = value;
+            assert!(svc.verify(&forge(header.clone(), c, SECRET)).is_err(), "bad {claim}");
+        }
+        assert!(svc.verify(&forge(header, good_claims(), b"another-secret-another-secret-xx")).is_err());
+    }
+
+    #[test]
+    fn unsigned_and_other_algorithm_tokens_are_rejected() {
+        let svc = TokenService::new(&settings());
+        let none = format!(
+            "{}.{}.",
+            b64(&serde_json::json!({"alg": "none", "typ": "at+jwt"})),
+            b64(&good_claims())
+        );
+        assert!(svc.verify(&none).is_err());
+        let hs512 = forge(serde_json::json!({"alg": "HS512", "typ": "at+jwt"}), good_claims(), SECRET);
+        assert!(svc.verify(&hs512).is_err());
+        assert!(svc.verify("garbage").is_err());
+        assert!(svc.verify("").is_err());
+    }
+}

@@ -1,0 +1,57 @@
+//! The first admin: from APP__BOOTSTRAP__* at start, or `turnstile create-admin`.
+
+use crate::auth::passwords::hash_blocking;
+use crate::db::Db;
+use crate::domain::{Email, Password, Role};
+use crate::error::AppError;
+use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::users::{self, NewUser, User};
+use crate::models::now;
+use crate::settings::Settings;
+use crate::startup::StartupError;
+
+/// Creates the bootstrap admin when both settings are present and no admin exists.
+/// Idempotent: later starts find the admin and do nothing.
+pub fn ensure_admin(db: &Db, settings: &Settings) -> Result<(), StartupError> {
+    let (Some(email), Some(password)) = (&settings.bootstrap.admin_email, &settings.bootstrap.admin_password) else {
+        return Ok(());
+    };
+    let fail = |e: AppError| StartupError::Bootstrap(format!("APP__BOOTSTRAP__ADMIN_*: {e}"));
+    let email = Email::parse(email).map_err(fail)?;
+    let password = Password::parse(password.expose().to_string()).map_err(fail)?;
+    let exists = db
+        .transaction_blocking(|conn| Ok(users::any_admin(conn)?))
+        .map_err(fail)?;
+    if exists {
+        return Ok(());
+    }
+    let user = create_admin(db, &email, &password, settings.auth.bcrypt_cost).map_err(fail)?;
+    log::info!("bootstrap: created admin account id {}", user.id);
+    Ok(())
+}
+
+/// Blocking: creates an admin account. An address already in use is refused, never
+/// promoted (whoever registered it first would otherwise become admin).
+pub fn create_admin(db: &Db, email: &Email, password: &Password, cost: u32) -> Result<User, AppError> {
+    let hash = hash_blocking(password.expose(), cost)?;
+    db.transaction_blocking(|conn| {
+        if users::find_by_email(conn, email.as_str())?.is_some() {
+            return Err(AppError::EmailTaken);
+        }
+        let at = now();
+        let user = users::insert(
+            conn,
+            &NewUser {
+                email: email.as_str(),
+                password_hash: &hash,
+                role: Role::Admin.as_str(),
+                disabled: false,
+                password_version: 1,
+                created_at: at,
+                updated_at: at,
+            },
+        )?;
+        audit::record(conn, NewAuditEvent::new(action::ADMIN_BOOTSTRAPPED, at).target(user.id))?;
+        Ok(user)
+    })
+}

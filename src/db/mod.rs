@@ -1,0 +1,164 @@
+//! Database access: one Diesel `MultiConnection` over SQLite and PostgreSQL, an r2d2 pool,
+//! embedded migrations, and helpers that run queries off the async workers.
+
+mod manager;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::web;
+use diesel::prelude::*;
+use diesel::r2d2::{Pool, PooledConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::AppResult;
+use crate::settings::DatabaseSettings;
+
+pub use manager::{DbTarget, Manager};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to whichever backend the database URL names.
+#[derive(diesel::MultiConnection)]
+pub enum Conn {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+type ConnPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
+
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbInitError {
+    #[error("invalid database URL: {0}")]
+    Url(String),
+    #[error("could not prepare the database folder {path}: {source}")]
+    Folder { path: String, source: std::io::Error },
+    #[error("could not connect to the database: {0}")]
+    Connect(String),
+    #[error("could not run migrations: {0}")]
+    Migrate(String),
+}
+
+/// Cheap to clone; every clone shares the pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: ConnPool,
+    /// SQLite allows one writer at a time; writers queue here instead of
+    /// failing with SQLITE_BUSY when a deferred transaction upgrades to a write.
+    write_lock: Option<Arc<Mutex<()>>>,
+    backend: Backend,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    /// Builds the pool; fails fast when the first connection cannot be made.
+    pub fn connect(settings: &DatabaseSettings) -> Result<Db, DbInitError> {
+        let target = DbTarget::parse(&settings.url)?;
+        target.prepare()?;
+        let backend = target.backend();
+        let size = match (&target, settings.pool_size) {
+            // Every connection to `:memory:` would be a separate, empty database.
+            (DbTarget::SqliteMemory, _) => 1,
+            (_, 0) => default_pool_size(),
+            (_, n) => n,
+        };
+        let mut builder = Pool::builder()
+            .max_size(size)
+            .connection_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)));
+        if matches!(target, DbTarget::SqliteMemory) {
+            builder = builder.min_idle(Some(1)).idle_timeout(None).max_lifetime(None);
+        }
+        let pool = builder
+            .build(Manager::new(target))
+            .map_err(|e| DbInitError::Connect(e.to_string()))?;
+        let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Db {
+            pool,
+            write_lock,
+            backend,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; called at start and by `turnstile migrate`.
+    pub fn migrate(&self) -> Result<Vec<String>, DbInitError> {
+        let mut conn = self.pool.get().map_err(|e| DbInitError::Connect(e.to_string()))?;
+        let applied = match &mut *conn {
+            Conn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(names),
+            Conn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(names),
+        };
+        applied.map_err(|e| DbInitError::Migrate(e.to_string()))
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    pub async fn run<F, R>(&self, f: F) -> AppResult<R>
+    where
+        F: FnOnce(&mut Conn) -> AppResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Runs `f` inside one transaction on the blocking thread pool: all of it or nothing.
+    pub async fn transaction<F, R>(&self, f: F) -> AppResult<R>
+    where
+        F: FnOnce(&mut Conn) -> AppResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let db = self.clone();
+        web::block(move || db.transaction_blocking(f)).await?
+    }
+
+    /// The same as [`Db::transaction`] for callers already off the async workers (CLI, start-up).
+    pub fn transaction_blocking<F, R>(&self, f: F) -> AppResult<R>
+    where
+        F: FnOnce(&mut Conn) -> AppResult<R>,
+    {
+        let _guard = match &self.write_lock {
+            Some(lock) => Some(lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())),
+            None => None,
+        };
+        let mut conn = self.pool.get()?;
+        (*conn).transaction(f)
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.run(|conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+        .await
+        .is_ok()
+    }
+
+    pub fn pool_state(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections)
+    }
+}
+
+fn names(versions: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+    versions.into_iter().map(|v| v.to_string()).collect()
+}
+
+fn default_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+    (cores * 4).clamp(4, 32)
+}

@@ -1,0 +1,79 @@
+//! `Password`: a candidate password that meets the length policy. Never printed.
+
+use crate::error::AppError;
+
+pub const MIN_CHARS: usize = 8;
+/// Generous on purpose (passphrases); the pre-hash makes length irrelevant to bcrypt,
+/// and the cap only stops absurd inputs.
+pub const MAX_CHARS: usize = 1024;
+
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Checks the policy for a *new* password (registration, change, admin create).
+    pub fn parse(raw: String) -> Result<Password, AppError> {
+        let chars = raw.chars().count();
+        if chars < MIN_CHARS {
+            return Err(AppError::Validation(format!(
+                "password must be at least {MIN_CHARS} characters"
+            )));
+        }
+        if chars > MAX_CHARS {
+            return Err(AppError::Validation(format!(
+                "password must be at most {MAX_CHARS} characters"
+            )));
+        }
+        if raw.trim().is_empty() {
+            return Err(AppError::Validation("password must not be only whitespace".into()));
+        }
+        Ok(Password(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_passwords_are_rejected() {
+        assert!(Password::parse("1234567".into()).is_err());
+        assert!(Password::parse("12345678".into()).is_ok());
+    }
+
+    #[test]
+    fn length_counts_characters_not_bytes() {
+        // 8 characters, 24 bytes.
+        assert!(Password::parse("密码密码密码密码".into()).is_ok());
+        // 7 characters, 28 bytes: still too short.
+        assert!(Password::parse("😀😀😀😀😀😀😀".into()).is_err());
+    }
+
+    #[test]
+    fn sixty_four_characters_of_any_script_are_accepted() {
+        assert!(Password::parse("ж".repeat(64)).is_ok());
+        assert!(Password::parse("🔑".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn whitespace_only_and_absurd_lengths_are_rejected() {
+        assert!(Password::parse(" ".repeat(12)).is_err());
+        assert!(Password::parse("a".repeat(MAX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let p = Password::parse("correct horse".into()).unwrap();
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+}

@@ -1,0 +1,172 @@
+//! The crate-wide error type and its mapping onto the JSON error envelope.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+
+/// The body of every error response: `{"error": code, "message": text}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("this account is disabled")]
+    AccountDisabled,
+    #[error("authentication required")]
+    MissingToken,
+    #[error("the access token is invalid, expired or revoked")]
+    InvalidToken,
+    #[error("the refresh token is invalid, expired or revoked")]
+    InvalidRefreshToken,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("this would leave no active admin")]
+    LastAdmin,
+    #[error("the request conflicts with the current state")]
+    Conflict,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("too many failed attempts; try again later")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
+    /// The cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        AppError::Internal(cause.to_string())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "validation_error",
+            AppError::BadRequest { code, .. } => code,
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::AccountDisabled => "account_disabled",
+            AppError::MissingToken => "unauthorized",
+            AppError::InvalidToken => "invalid_token",
+            AppError::InvalidRefreshToken => "invalid_refresh_token",
+            AppError::Forbidden => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::EmailTaken => "email_taken",
+            AppError::LastAdmin => "last_admin",
+            AppError::Conflict => "conflict",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::TooManyAttempts { .. } => "too_many_attempts",
+            AppError::Unavailable => "service_unavailable",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(_) => "an unexpected error occurred".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::InvalidCredentials
+            | AppError::AccountDisabled
+            | AppError::MissingToken
+            | AppError::InvalidToken
+            | AppError::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::EmailTaken | AppError::LastAdmin | AppError::Conflict => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            AppError::Internal(cause) => log::error!("internal error: {cause}"),
+            AppError::Unavailable => log::warn!("answering 503: database unavailable"),
+            _ => {}
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        match self {
+            // RFC 6750 §3: no error code when no credentials were sent at all.
+            AppError::MissingToken => {
+                res.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="turnstile""#));
+            }
+            AppError::InvalidToken => {
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    r#"Bearer realm="turnstile", error="invalid_token""#,
+                ));
+            }
+            AppError::TooManyAttempts { retry_after_secs } => {
+                res.insert_header((header::RETRY_AFTER, retry_after_secs.max(&1).to_string()));
+            }
+            AppError::Unavailable => {
+                res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        res.json(ErrorBody {
+            error: self.code(),
+            message: self.public_message(),
+        })
+    }
+}
+
+impl From<DieselError> for AppError {
+    fn from(err: DieselError) -> Self {
+        match err {
+            DieselError::NotFound => AppError::NotFound("resource"),
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => AppError::Conflict,
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => AppError::Unavailable,
+            // SQLite under write contention beyond busy_timeout: retryable, not a bug.
+            DieselError::DatabaseError(_, ref info) if info.message().contains("database is locked") => {
+                AppError::Unavailable
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => AppError::Unavailable,
+            other => AppError::internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for AppError {
+    fn from(err: diesel::r2d2::PoolError) -> Self {
+        log::warn!("database pool: {err}");
+        AppError::Unavailable
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        AppError::Unavailable
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,18 @@
+//! turnstile: authentication and role-based access control over HTTP.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod models;
+pub mod net;
+pub mod routes;
+pub mod schema;
+pub mod secret;
+pub mod services;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod views;

@@ -1,0 +1,100 @@
+//! The `turnstile` binary: `serve` (default), `migrate`, `create-admin`.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use turnstile::bootstrap::create_admin;
+use turnstile::db::Db;
+use turnstile::domain::{Email, Password};
+use turnstile::settings::Settings;
+use turnstile::startup::Application;
+
+#[derive(Parser)]
+#[command(name = "turnstile", version, about = "Authentication and role-based access control service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create an admin account. The password is read from stdin, or from the
+    /// environment variable named by --password-env; never from the command line.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    turnstile::telemetry::init();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("configuration error: {e}");
+            eprintln!("turnstile: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Migrate => migrate(&settings),
+        Command::CreateAdmin { email, password_env } => admin(&settings, &email, password_env.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("turnstile: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(settings: Settings) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await.map_err(|e| e.to_string())?;
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}
+
+fn migrate(settings: &Settings) -> Result<(), String> {
+    let db = Db::connect(&settings.database).map_err(|e| e.to_string())?;
+    let applied = db.migrate().map_err(|e| e.to_string())?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    } else {
+        println!("applied migrations: {}", applied.join(", "));
+    }
+    Ok(())
+}
+
+fn admin(settings: &Settings, email: &str, password_env: Option<&str>) -> Result<(), String> {
+    let email = Email::parse(email).map_err(|e| format!("--email: {e}"))?;
+    let raw = match password_env {
+        Some(var) => std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?,
+        None => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| format!("could not read the password from stdin: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let password = Password::parse(raw).map_err(|e| format!("password: {e}"))?;
+    let db = Db::connect(&settings.database).map_err(|e| e.to_string())?;
+    db.migrate().map_err(|e| e.to_string())?;
+    let user = create_admin(&db, &email, &password, settings.auth.bcrypt_cost).map_err(|e| e.to_string())?;
+    println!("created admin {} (id {})", user.email, user.id);
+    Ok(())
+}

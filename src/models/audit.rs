@@ -1,0 +1,140 @@
+//! The `audit_events` table: an append-only record written in the same transaction
+//! as the change it describes.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::{Conn, MultiBackend};
+use crate::schema::audit_events;
+
+/// Action names as stored and filtered on.
+pub mod action {
+    pub const REGISTER: &str = "register";
+    pub const LOGIN_SUCCESS: &str = "login_success";
+    pub const LOGIN_FAILURE: &str = "login_failure";
+    pub const LOCKOUT: &str = "lockout";
+    pub const PASSWORD_CHANGE: &str = "password_change";
+    pub const REFRESH_REUSE_DETECTED: &str = "refresh_reuse_detected";
+    pub const LOGOUT: &str = "logout";
+    pub const SESSION_REVOKED: &str = "session_revoked";
+    pub const SESSIONS_REVOKED: &str = "sessions_revoked";
+    pub const USER_CREATED: &str = "user_created";
+    pub const ROLE_CHANGE: &str = "role_change";
+    pub const USER_DISABLED: &str = "user_disabled";
+    pub const USER_ENABLED: &str = "user_enabled";
+    pub const USER_DELETED: &str = "user_deleted";
+    pub const UNLOCK: &str = "unlock";
+    pub const ADMIN_BOOTSTRAPPED: &str = "admin_bootstrapped";
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: NaiveDateTime,
+    pub actor_id: Option<i64>,
+    pub action: String,
+    pub target_id: Option<i64>,
+    pub ip: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct NewAuditEvent<'a> {
+    pub at: NaiveDateTime,
+    pub actor_id: Option<i64>,
+    pub action: &'a str,
+    pub target_id: Option<i64>,
+    pub ip: Option<&'a str>,
+    pub detail: String,
+}
+
+impl<'a> NewAuditEvent<'a> {
+    pub fn new(action: &'a str, at: NaiveDateTime) -> Self {
+        NewAuditEvent {
+            at,
+            actor_id: None,
+            action,
+            target_id: None,
+            ip: None,
+            detail: "{}".into(),
+        }
+    }
+
+    pub fn actor(mut self, id: i64) -> Self {
+        self.actor_id = Some(id);
+        self
+    }
+
+    pub fn target(mut self, id: i64) -> Self {
+        self.target_id = Some(id);
+        self
+    }
+
+    pub fn ip(mut self, ip: Option<&'a str>) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    pub fn detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = detail.to_string();
+        self
+    }
+}
+
+pub fn record(conn: &mut Conn, event: NewAuditEvent<'_>) -> QueryResult<usize> {
+    diesel::insert_into(audit_events::table)
+        .values(&event)
+        .execute(conn)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor_id: Option<i64>,
+    pub target_id: Option<i64>,
+    pub since: Option<NaiveDateTime>,
+}
+
+fn filtered<'a>(f: &'a AuditFilter) -> audit_events::BoxedQuery<'a, MultiBackend> {
+    let mut query = audit_events::table.into_boxed();
+    if let Some(a) = &f.action {
+        query = query.filter(audit_events::action.eq(a));
+    }
+    if let Some(id) = f.actor_id {
+        query = query.filter(audit_events::actor_id.eq(id));
+    }
+    if let Some(id) = f.target_id {
+        query = query.filter(audit_events::target_id.eq(id));
+    }
+    if let Some(since) = f.since {
+        query = query.filter(audit_events::at.ge(since));
+    }
+    query
+}
+
+/// Newest first, plus the total number of matches.
+pub fn list(
+    conn: &mut Conn,
+    filter: &AuditFilter,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<AuditEvent>, i64)> {
+    let total = filtered(filter).count().get_result(conn)?;
+    let items = filtered(filter)
+        .order(audit_events::id.desc())
+        .limit(limit)
+        .offset(offset)
+        .select(AuditEvent::as_select())
+        .load(conn)?;
+    Ok((items, total))
+}
+
+pub fn count_since(conn: &mut Conn, action: &str, since: NaiveDateTime) -> QueryResult<i64> {
+    audit_events::table
+        .filter(audit_events::action.eq(action))
+        .filter(audit_events::at.ge(since))
+        .count()
+        .get_result(conn)
+}

@@ -1,0 +1,16 @@
+//! Queries: plain functions on `&mut Conn` returning `QueryResult`, one file per table.
+
+pub mod audit;
+pub mod login_failures;
+pub mod refresh_tokens;
+pub mod sessions;
+pub mod users;
+
+use chrono::NaiveDateTime;
+
+/// The database's notion of "now": UTC, without offset, microsecond precision.
+pub fn now() -> NaiveDateTime {
+    let n = chrono::Utc::now().naive_utc();
+    // PostgreSQL keeps microseconds; truncate so both backends round-trip alike.
+    n - chrono::Duration::nanoseconds(i64::from(n.and_utc().timestamp_subsec_nanos() % 1_000))
+}

@@ -1,0 +1,131 @@
+//! The `sessions` table: one row per login on a device.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::Conn;
+use crate::schema::{sessions, users};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct Session {
+    pub id: String,
+    pub user_id: i64,
+    pub password_version: i32,
+    pub created_at: NaiveDateTime,
+    pub last_used_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+impl Session {
+    pub fn is_live(&self, now: NaiveDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// What the bearer middleware needs to know about a token's user and session.
+#[derive(Debug, Queryable)]
+pub struct AuthState {
+    pub role: String,
+    pub disabled: bool,
+    pub password_version: i32,
+    pub session_revoked_at: Option<NaiveDateTime>,
+    pub session_expires_at: NaiveDateTime,
+}
+
+/// One query: the user's current role, status and password version, and whether
+/// the token's session still stands. `None` when either is gone.
+pub fn auth_state(conn: &mut Conn, user_id: i64, session_id: &str) -> QueryResult<Option<AuthState>> {
+    sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(session_id))
+        .filter(sessions::user_id.eq(user_id))
+        .select((
+            users::role,
+            users::disabled,
+            users::password_version,
+            sessions::revoked_at,
+            sessions::expires_at,
+        ))
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(conn: &mut Conn, session: &Session) -> QueryResult<usize> {
+    diesel::insert_into(sessions::table)
+        .values(session)
+        .execute(conn)
+}
+
+pub fn find(conn: &mut Conn, id: &str) -> QueryResult<Option<Session>> {
+    sessions::table
+        .find(id)
+        .select(Session::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list_live(conn: &mut Conn, user_id: i64, now: NaiveDateTime) -> QueryResult<Vec<Session>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .order((sessions::created_at.desc(), sessions::id.asc()))
+        .select(Session::as_select())
+        .load(conn)
+}
+
+pub fn touch(conn: &mut Conn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::last_used_at.eq(now))
+        .execute(conn)
+}
+
+/// Revokes one session; returns 0 when it was already revoked or does not exist.
+pub fn revoke(conn: &mut Conn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        sessions::table
+            .find(id)
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(now))
+    .execute(conn)
+}
+
+/// Revokes every live session of a user, except `keep` if given.
+pub fn revoke_all_for_user(
+    conn: &mut Conn,
+    user_id: i64,
+    keep: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let target = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null());
+    match keep {
+        Some(id) => diesel::update(target.filter(sessions::id.ne(id)))
+            .set(sessions::revoked_at.eq(now))
+            .execute(conn),
+        None => diesel::update(target)
+            .set(sessions::revoked_at.eq(now))
+            .execute(conn),
+    }
+}
+
+/// Deletes sessions that can no longer authenticate anything (revoked, or past
+/// their absolute expiry) once `before` has passed; their refresh tokens go with
+/// them (ON DELETE CASCADE). Safe at any time: a token whose session row is gone is
+/// rejected like a revoked one.
+pub fn purge(conn: &mut Conn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table.filter(
+            sessions::expires_at
+                .lt(before)
+                .or(sessions::revoked_at.lt(before)),
+        ),
+    )
+    .execute(conn)
+}

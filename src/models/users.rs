@@ -1,0 +1,222 @@
+//! The `users` table.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::Conn;
+use crate::domain::Role;
+use crate::schema::users;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub disabled: bool,
+    pub password_version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+impl User {
+    /// Unknown values (impossible under the CHECK constraint) get the least privilege.
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::User)
+    }
+
+    pub fn is_active_admin(&self) -> bool {
+        self.role() == Role::Admin && !self.disabled
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+    pub disabled: bool,
+    pub password_version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Filters for the admin listing.
+#[derive(Debug, Default, Clone)]
+pub struct UserFilter {
+    /// Lowercased substring of the email.
+    pub q: Option<String>,
+    pub role: Option<Role>,
+}
+
+pub fn insert(conn: &mut Conn, new: &NewUser<'_>) -> QueryResult<User> {
+    diesel::insert_into(users::table).values(new).execute(conn)?;
+    users::table
+        .filter(users::email.eq(new.email))
+        .select(User::as_select())
+        .first(conn)
+}
+
+pub fn find(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_email(conn: &mut Conn, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+fn escape_like(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 2);
+    out.push('%');
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn filtered<'a>(filter: &UserFilter) -> users::BoxedQuery<'a, crate::db::MultiBackend> {
+    let mut query = users::table.into_boxed();
+    if let Some(q) = &filter.q {
+        query = query.filter(users::email.like(escape_like(q)).escape('\\'));
+    }
+    if let Some(role) = filter.role {
+        query = query.filter(users::role.eq(role.as_str()));
+    }
+    query
+}
+
+/// One page ordered by id (stable), plus the total number of matches.
+pub fn list(
+    conn: &mut Conn,
+    filter: &UserFilter,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<User>, i64)> {
+    let total = filtered(filter).count().get_result(conn)?;
+    let items = filtered(filter)
+        .order(users::id.asc())
+        .limit(limit)
+        .offset(offset)
+        .select(User::as_select())
+        .load(conn)?;
+    Ok((items, total))
+}
+
+pub fn any_admin(conn: &mut Conn) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::role.eq(Role::Admin.as_str())),
+    ))
+    .get_result(conn)
+}
+
+/// Ids of the enabled admins. On PostgreSQL the rows are locked until the end of the
+/// transaction, so two admins demoting each other at once cannot both succeed;
+/// SQLite transactions already run one writer at a time.
+pub fn lock_active_admins(conn: &mut Conn) -> QueryResult<Vec<i64>> {
+    let query = users::table
+        .filter(users::role.eq(Role::Admin.as_str()))
+        .filter(users::disabled.eq(false))
+        .select(users::id)
+        .order(users::id.asc());
+    match conn {
+        Conn::Postgres(pg) => query.for_update().load(pg),
+        Conn::Sqlite(_) => query.load(conn),
+    }
+}
+
+pub fn update_role_and_disabled(
+    conn: &mut Conn,
+    id: i64,
+    role: Role,
+    disabled: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::role.eq(role.as_str()),
+            users::disabled.eq(disabled),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Stores a new hash and bumps the password version, but only if the version is
+/// still `expected_version` (a concurrent change makes this return 0).
+pub fn set_password(
+    conn: &mut Conn,
+    id: i64,
+    hash: &str,
+    expected_version: i32,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::password_version.eq(expected_version)),
+    )
+    .set((
+        users::password_hash.eq(hash),
+        users::password_version.eq(expected_version + 1),
+        users::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+pub fn touch_last_login(conn: &mut Conn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set(users::last_login_at.eq(now))
+        .execute(conn)
+}
+
+pub fn delete(conn: &mut Conn, id: i64) -> QueryResult<usize> {
+    diesel::delete(users::table.find(id)).execute(conn)
+}
+
+pub struct UserCounts {
+    pub total: i64,
+    pub admins: i64,
+    pub disabled: i64,
+}
+
+pub fn counts(conn: &mut Conn) -> QueryResult<UserCounts> {
+    let total = users::table.count().get_result(conn)?;
+    let admins = users::table
+        .filter(users::role.eq(Role::Admin.as_str()))
+        .count()
+        .get_result(conn)?;
+    let disabled = users::table
+        .filter(users::disabled.eq(true))
+        .count()
+        .get_result(conn)?;
+    Ok(UserCounts {
+        total,
+        admins,
+        disabled,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_in_searches_are_taken_literally() {
+        assert_eq!(escape_like("a_b%c"), "%a\\_b\\%c%");
+        assert_eq!(escape_like("plain"), "%plain%");
+    }
+}

@@ -1,0 +1,131 @@
+//! Extractor configuration: every way a request can fail to parse ends in the JSON
+//! error envelope with the right 4xx, never actix's plain-text default.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceResponse};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, FromRequest, HttpRequest};
+use std::future::{ready, Ready};
+
+use crate::error::{AppError, ErrorBody};
+use crate::net::ClientInfo;
+use crate::state::AppState;
+
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            let app = match &err {
+                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                    AppError::PayloadTooLarge
+                }
+                JsonPayloadError::ContentType => AppError::BadRequest {
+                    code: "unsupported_media_type",
+                    message: "send the body as application/json".into(),
+                },
+                JsonPayloadError::Deserialize(e) if e.is_data() => AppError::BadRequest {
+                    code: "invalid_body",
+                    message: format!("a field has the wrong type: {}", first_line(e)),
+                },
+                _ => AppError::BadRequest {
+                    code: "malformed_json",
+                    message: "the body is not valid JSON".into(),
+                },
+            };
+            app.into()
+        })
+}
+
+/// serde_json's messages name the field and expected type, never the value sent.
+fn first_line(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    text.split(" at line ").next().unwrap_or("").to_string()
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let message = match err {
+            QueryPayloadError::Deserialize(e) => format!("invalid query string: {e}"),
+            _ => "invalid query string".into(),
+        };
+        AppError::BadRequest {
+            code: "invalid_query",
+            message,
+        }
+        .into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| {
+        let message = match err {
+            PathError::Deserialize(_) => "a path parameter has the wrong format".to_string(),
+            _ => "invalid path".into(),
+        };
+        AppError::BadRequest {
+            code: "invalid_path",
+            message,
+        }
+        .into()
+    })
+}
+
+/// Unknown routes.
+pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound("route"))
+}
+
+/// Safety net for responses actix builds itself (405, a stray 500): whatever has
+/// no JSON body gets the envelope for its status.
+pub fn fallback_error_handlers<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let status = res.status();
+        let (code, message) = envelope_for(status);
+        let body = serde_json::to_string(&ErrorBody {
+            error: code,
+            message: message.into(),
+        })
+        .unwrap_or_default();
+        let (req, mut res) = res.into_parts();
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let res = ServiceResponse::new(req, res.set_body(body))
+            .map_into_boxed_body()
+            .map_into_right_body();
+        Ok(ErrorHandlerResponse::Response(res))
+    })
+}
+
+fn envelope_for(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this route does not accept that method"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "send the body as application/json"),
+        s if s.is_client_error() => ("bad_request", "the request could not be processed"),
+        _ => ("internal_error", "an unexpected error occurred"),
+    }
+}
+
+impl FromRequest for ClientInfo {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let trusted = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.trusted_proxies.clone())
+            .unwrap_or_default();
+        ready(Ok(ClientInfo::from_request(req, &trusted)))
+    }
+}

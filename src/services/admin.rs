@@ -1,0 +1,204 @@
+//! Admin use cases: user management with last-admin protection, session revocation,
+//! lockout release, the audit trail and dashboard stats.
+
+use chrono::Duration;
+
+use crate::auth::AuthUser;
+use crate::db::Conn;
+use crate::domain::Role;
+use crate::error::{AppError, AppResult};
+use crate::models::audit::{self, action, AuditFilter, NewAuditEvent};
+use crate::models::users::{self, User, UserFilter};
+use crate::models::{login_failures, now, sessions};
+use crate::net::ClientInfo;
+use crate::state::AppState;
+use crate::views::{AuditEventView, Page, StatsView, UserView};
+
+/// A validated page request: `page` is 1-based, `per_page` already capped.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl PageRequest {
+    fn offset(&self) -> i64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+}
+
+pub async fn list_users(state: &AppState, filter: UserFilter, page: PageRequest) -> AppResult<Page<UserView>> {
+    let (items, total) = state
+        .db
+        .run(move |conn| Ok(users::list(conn, &filter, page.per_page, page.offset())?))
+        .await?;
+    Ok(Page {
+        items: items.iter().map(UserView::from).collect(),
+        total,
+        page: page.page,
+        per_page: page.per_page,
+    })
+}
+
+pub async fn get_user(state: &AppState, id: i64) -> AppResult<UserView> {
+    let user = state.db.run(move |conn| Ok(users::find(conn, id)?)).await?;
+    user.as_ref().map(UserView::from).ok_or(AppError::NotFound("user"))
+}
+
+/// Refuses a change that would leave no enabled admin. Must run inside the
+/// transaction that makes the change (the admin rows stay locked until it ends).
+fn ensure_not_last_admin(conn: &mut Conn, target: &User) -> AppResult<()> {
+    if !target.is_active_admin() {
+        return Ok(());
+    }
+    let admins = users::lock_active_admins(conn)?;
+    if admins.iter().all(|&id| id == target.id) {
+        return Err(AppError::LastAdmin);
+    }
+    Ok(())
+}
+
+fn find_for_update(conn: &mut Conn, id: i64) -> AppResult<User> {
+    users::find(conn, id)?.ok_or(AppError::NotFound("user"))
+}
+
+pub struct UserPatch {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+pub async fn update_user(
+    state: &AppState,
+    actor: &AuthUser,
+    id: i64,
+    patch: UserPatch,
+    client: ClientInfo,
+) -> AppResult<UserView> {
+    let actor_id = actor.id;
+    let user = state
+        .db
+        .transaction(move |conn| {
+            let at = now();
+            let before = find_for_update(conn, id)?;
+            let role = patch.role.unwrap_or(before.role());
+            let disabled = patch.disabled.unwrap_or(before.disabled);
+            let loses_admin = before.is_active_admin() && (role != Role::Admin || disabled);
+            if loses_admin {
+                ensure_not_last_admin(conn, &before)?;
+            }
+            users::update_role_and_disabled(conn, id, role, disabled, at)?;
+            let event = |name| {
+                NewAuditEvent::new(name, at)
+                    .actor(actor_id)
+                    .target(id)
+                    .ip(client.ip.as_deref())
+            };
+            if role != before.role() {
+                audit::record(
+                    conn,
+                    event(action::ROLE_CHANGE)
+                        .detail(serde_json::json!({ "from": before.role, "to": role.as_str() })),
+                )?;
+            }
+            if disabled != before.disabled {
+                let name = if disabled { action::USER_DISABLED } else { action::USER_ENABLED };
+                audit::record(conn, event(name))?;
+            }
+            find_for_update(conn, id)
+        })
+        .await?;
+    Ok(UserView::from(&user))
+}
+
+pub async fn delete_user(state: &AppState, actor: &AuthUser, id: i64, client: ClientInfo) -> AppResult<()> {
+    let actor_id = actor.id;
+    state
+        .db
+        .transaction(move |conn| {
+            let target = find_for_update(conn, id)?;
+            ensure_not_last_admin(conn, &target)?;
+            users::delete(conn, id)?;
+            login_failures::clear_email(conn, &target.email)?;
+            audit::record(
+                conn,
+                NewAuditEvent::new(action::USER_DELETED, now())
+                    .actor(actor_id)
+                    .target(id)
+                    .ip(client.ip.as_deref())
+                    .detail(serde_json::json!({ "email": target.email })),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+pub async fn revoke_sessions(state: &AppState, actor: &AuthUser, id: i64, client: ClientInfo) -> AppResult<()> {
+    let actor_id = actor.id;
+    state
+        .db
+        .transaction(move |conn| {
+            let at = now();
+            find_for_update(conn, id)?;
+            let count = sessions::revoke_all_for_user(conn, id, None, at)?;
+            audit::record(
+                conn,
+                NewAuditEvent::new(action::SESSIONS_REVOKED, at)
+                    .actor(actor_id)
+                    .target(id)
+                    .ip(client.ip.as_deref())
+                    .detail(serde_json::json!({ "sessions": count })),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+pub async fn unlock(state: &AppState, actor: &AuthUser, id: i64, client: ClientInfo) -> AppResult<()> {
+    let actor_id = actor.id;
+    state
+        .db
+        .transaction(move |conn| {
+            let target = find_for_update(conn, id)?;
+            let cleared = login_failures::clear_email(conn, &target.email)?;
+            audit::record(
+                conn,
+                NewAuditEvent::new(action::UNLOCK, now())
+                    .actor(actor_id)
+                    .target(id)
+                    .ip(client.ip.as_deref())
+                    .detail(serde_json::json!({ "cleared_failures": cleared })),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+pub async fn audit_log(state: &AppState, filter: AuditFilter, page: PageRequest) -> AppResult<Page<AuditEventView>> {
+    let (items, total) = state
+        .db
+        .run(move |conn| Ok(audit::list(conn, &filter, page.per_page, page.offset())?))
+        .await?;
+    Ok(Page {
+        items: items.into_iter().map(AuditEventView::from).collect(),
+        total,
+        page: page.page,
+        per_page: page.per_page,
+    })
+}
+
+pub async fn stats(state: &AppState) -> AppResult<StatsView> {
+    state
+        .db
+        .run(|conn| {
+            let counts = users::counts(conn)?;
+            let since = now() - Duration::hours(24);
+            Ok(StatsView {
+                users_total: counts.total,
+                admins_total: counts.admins,
+                disabled_total: counts.disabled,
+                logins_24h: audit::count_since(conn, action::LOGIN_SUCCESS, since)?,
+                failed_logins_24h: audit::count_since(conn, action::LOGIN_FAILURE, since)?,
+            })
+        })
+        .await
+}

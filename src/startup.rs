@@ -1,0 +1,147 @@
+//! Building and running the server: the one path `main` and the tests share.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpServer};
+
+use crate::auth::{Hasher, TokenService};
+use crate::bootstrap;
+use crate::db::{Db, DbInitError};
+use crate::routes;
+use crate::services::sessions::purge_expired;
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// How often expired sessions and stale login failures are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] DbInitError),
+    #[error("could not bind {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("{0}")]
+    Bootstrap(String),
+    #[error("could not start: {0}")]
+    Other(String),
+}
+
+pub struct Application {
+    port: u16,
+    host: String,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects, migrates, bootstraps the first admin, binds the listener (port 0 picks
+    /// a free one) and prepares the server. Nothing is served until it is awaited.
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let db = Db::connect(&settings.database)?;
+        let applied = db.migrate()?;
+        if !applied.is_empty() {
+            log::info!("applied migrations: {}", applied.join(", "));
+        }
+        let hasher = Hasher::new(settings.auth.bcrypt_cost).map_err(|e| StartupError::Other(e.to_string()))?;
+        bootstrap::ensure_admin(&db, &settings)?;
+
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        let local = listener.local_addr().map_err(|e| StartupError::Other(e.to_string()))?;
+
+        let state = web::Data::new(AppState {
+            db,
+            tokens: TokenService::new(&settings.auth),
+            hasher,
+            trusted_proxies: settings.trusted_proxies(),
+            settings: Arc::new(settings),
+        });
+        let server = serve(listener, state.clone())?;
+        Ok(Application {
+            port: local.port(),
+            host: state.settings.server.host.clone(),
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM drain in-flight requests first).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let line = format!("listening on http://{}:{}", self.host, self.port);
+        log::info!("{line}");
+        println!("{line}");
+        actix_web::rt::spawn(purge_periodically(self.state.clone()));
+        self.server.await
+    }
+}
+
+fn cors(settings: &Settings) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        // A foreign origin gets no CORS headers (the browser then refuses), but the
+        // request itself is not turned into an error for non-browser clients.
+        .block_on_origin_mismatch(false)
+        .max_age(600);
+    for origin in settings.cors_origins() {
+        cors = cors.allowed_origin(&origin);
+    }
+    cors
+}
+
+fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartupError> {
+    let workers = match state.settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let json_limit = state.settings.server.json_limit_bytes;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(routes::json_config(json_limit))
+            .app_data(routes::query_config())
+            .app_data(routes::path_config())
+            .wrap(routes::fallback_error_handlers())
+            .wrap(cors(&state.settings))
+            // Path only: query strings may carry search terms we need not log.
+            .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#).exclude("/health"))
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(workers)
+    .listen(listener)
+    .map_err(|e| StartupError::Other(e.to_string()))?
+    .run();
+    Ok(server)
+}
+
+async fn purge_periodically(state: web::Data<AppState>) {
+    let window = state.settings.auth.login_window_secs;
+    let mut tick = actix_web::rt::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        match state.db.transaction(move |conn| purge_expired(conn, window)).await {
+            Ok((s, f)) if s + f > 0 => log::info!("purged {s} dead sessions, {f} old login failures"),
+            Ok(_) => {}
+            Err(e) => log::warn!("purge failed: {}", e.code()),
+        }
+    }
+}

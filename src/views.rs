@@ -1,0 +1,116 @@
+//! JSON shapes of the HTTP contract (`shared/API.md`).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::Role;
+use crate::models::audit::AuditEvent;
+use crate::models::sessions::Session;
+use crate::models::users::User;
+
+fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+/// A user as clients see it: never the hash, never the password version.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: u.id,
+            email: u.email.clone(),
+            role: u.role(),
+            disabled: u.disabled,
+            created_at: utc(u.created_at),
+            updated_at: utc(u.updated_at),
+            last_login_at: u.last_login_at.map(utc),
+        }
+    }
+}
+
+/// The answer to login, refresh and password change.
+#[derive(Debug, Serialize)]
+pub struct TokenPairView {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub user: UserView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub current: bool,
+}
+
+impl SessionView {
+    pub fn new(s: &Session, current_id: &str) -> Self {
+        SessionView {
+            id: s.id.clone(),
+            created_at: utc(s.created_at),
+            last_used_at: utc(s.last_used_at),
+            expires_at: utc(s.expires_at),
+            user_agent: s.user_agent.clone(),
+            ip: s.ip.clone(),
+            current: s.id == current_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditEventView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<i64>,
+    pub action: String,
+    pub target_id: Option<i64>,
+    pub ip: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+impl From<AuditEvent> for AuditEventView {
+    fn from(e: AuditEvent) -> Self {
+        AuditEventView {
+            id: e.id,
+            at: utc(e.at),
+            actor_id: e.actor_id,
+            action: e.action,
+            target_id: e.target_id,
+            ip: e.ip,
+            detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page<T: Serialize> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatsView {
+    pub users_total: i64,
+    pub admins_total: i64,
+    pub disabled_total: i64,
+    pub logins_24h: i64,
+    pub failed_logins_24h: i64,
+}
