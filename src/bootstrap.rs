@@ -5,15 +5,18 @@ use crate::db::Db;
 use crate::domain::{Email, Password, Role};
 use crate::error::AppError;
 use crate::models::audit::{self, action, NewAuditEvent};
-use crate::models::users::{self, NewUser, User};
 use crate::models::now;
+use crate::models::users::{self, NewUser, User};
 use crate::settings::Settings;
 use crate::startup::StartupError;
 
 /// Creates the bootstrap admin when both settings are present and no admin exists.
 /// Idempotent: later starts find the admin and do nothing.
 pub fn ensure_admin(db: &Db, settings: &Settings) -> Result<(), StartupError> {
-    let (Some(email), Some(password)) = (&settings.bootstrap.admin_email, &settings.bootstrap.admin_password) else {
+    let (Some(email), Some(password)) = (
+        &settings.bootstrap.admin_email,
+        &settings.bootstrap.admin_password,
+    ) else {
         return Ok(());
     };
     let fail = |e: AppError| StartupError::Bootstrap(format!("APP__BOOTSTRAP__ADMIN_*: {e}"));
@@ -32,7 +35,12 @@ pub fn ensure_admin(db: &Db, settings: &Settings) -> Result<(), StartupError> {
 
 /// Blocking: creates an admin account. An address already in use is refused, never
 /// promoted (whoever registered it first would otherwise become admin).
-pub fn create_admin(db: &Db, email: &Email, password: &Password, cost: u32) -> Result<User, AppError> {
+pub fn create_admin(
+    db: &Db,
+    email: &Email,
+    password: &Password,
+    cost: u32,
+) -> Result<User, AppError> {
     let hash = hash_blocking(password.expose(), cost)?;
     db.transaction_blocking(|conn| {
         if users::find_by_email(conn, email.as_str())?.is_some() {
@@ -51,7 +59,10 @@ pub fn create_admin(db: &Db, email: &Email, password: &Password, cost: u32) -> R
                 updated_at: at,
             },
         )?;
-        audit::record(conn, NewAuditEvent::new(action::ADMIN_BOOTSTRAPPED, at).target(user.id))?;
+        audit::record(
+            conn,
+            NewAuditEvent::new(action::ADMIN_BOOTSTRAPPED, at).target(user.id),
+        )?;
         Ok(user)
     })
 }

@@ -147,10 +147,14 @@ impl From<DieselError> for AppError {
                 _,
             ) => AppError::Unavailable,
             // SQLite under write contention beyond busy_timeout: retryable, not a bug.
-            DieselError::DatabaseError(_, ref info) if info.message().contains("database is locked") => {
+            DieselError::DatabaseError(_, ref info)
+                if info.message().contains("database is locked") =>
+            {
                 AppError::Unavailable
             }
-            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => AppError::Unavailable,
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                AppError::Unavailable
+            }
             other => AppError::internal(format!("database: {other}")),
         }
     }

@@ -12,7 +12,11 @@ use turnstile::settings::Settings;
 use turnstile::startup::Application;
 
 #[derive(Parser)]
-#[command(name = "turnstile", version, about = "Authentication and role-based access control service")]
+#[command(
+    name = "turnstile",
+    version,
+    about = "Authentication and role-based access control service"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -48,7 +52,10 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
-        Command::CreateAdmin { email, password_env } => admin(&settings, &email, password_env.as_deref()),
+        Command::CreateAdmin {
+            email,
+            password_env,
+        } => admin(&settings, &email, password_env.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -62,7 +69,9 @@ fn main() -> ExitCode {
 
 fn serve(settings: Settings) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(settings).await.map_err(|e| e.to_string())?;
+        let app = Application::build(settings)
+            .await
+            .map_err(|e| e.to_string())?;
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
 }
@@ -81,7 +90,9 @@ fn migrate(settings: &Settings) -> Result<(), String> {
 fn admin(settings: &Settings, email: &str, password_env: Option<&str>) -> Result<(), String> {
     let email = Email::parse(email).map_err(|e| format!("--email: {e}"))?;
     let raw = match password_env {
-        Some(var) => std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?,
+        Some(var) => {
+            std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?
+        }
         None => {
             let mut line = String::new();
             std::io::stdin()
@@ -94,7 +105,8 @@ fn admin(settings: &Settings, email: &str, password_env: Option<&str>) -> Result
     let password = Password::parse(raw).map_err(|e| format!("password: {e}"))?;
     let db = Db::connect(&settings.database).map_err(|e| e.to_string())?;
     db.migrate().map_err(|e| e.to_string())?;
-    let user = create_admin(&db, &email, &password, settings.auth.bcrypt_cost).map_err(|e| e.to_string())?;
+    let user = create_admin(&db, &email, &password, settings.auth.bcrypt_cost)
+        .map_err(|e| e.to_string())?;
     println!("created admin {} (id {})", user.email, user.id);
     Ok(())
 }

@@ -79,13 +79,19 @@ mod tests {
     #[test]
     fn trusted_proxies_pass_on_the_right_most_untrusted_address() {
         let trusted: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
-        let ip = client_ip(&req("10.0.0.1", Some("6.6.6.6, 1.2.3.4, 10.0.0.2")), &trusted);
+        let ip = client_ip(
+            &req("10.0.0.1", Some("6.6.6.6, 1.2.3.4, 10.0.0.2")),
+            &trusted,
+        );
         assert_eq!(ip, Some("1.2.3.4".parse().unwrap()));
     }
 
     #[test]
     fn a_trusted_proxy_without_forwarded_header_is_the_client() {
         let trusted: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap()];
-        assert_eq!(client_ip(&req("10.0.0.1", None), &trusted), Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(
+            client_ip(&req("10.0.0.1", None), &trusted),
+            Some("10.0.0.1".parse().unwrap())
+        );
     }
 }

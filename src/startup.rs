@@ -26,7 +26,10 @@ pub enum StartupError {
     #[error(transparent)]
     Database(#[from] DbInitError),
     #[error("could not bind {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Bootstrap(String),
     #[error("could not start: {0}")]
@@ -49,7 +52,8 @@ impl Application {
         if !applied.is_empty() {
             log::info!("applied migrations: {}", applied.join(", "));
         }
-        let hasher = Hasher::new(settings.auth.bcrypt_cost).map_err(|e| StartupError::Other(e.to_string()))?;
+        let hasher = Hasher::new(settings.auth.bcrypt_cost)
+            .map_err(|e| StartupError::Other(e.to_string()))?;
         bootstrap::ensure_admin(&db, &settings)?;
 
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
@@ -57,7 +61,9 @@ impl Application {
             addr: addr.clone(),
             source,
         })?;
-        let local = listener.local_addr().map_err(|e| StartupError::Other(e.to_string()))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| StartupError::Other(e.to_string()))?;
 
         let state = web::Data::new(AppState {
             db,
@@ -138,8 +144,14 @@ async fn purge_periodically(state: web::Data<AppState>) {
     let mut tick = actix_web::rt::time::interval(PURGE_EVERY);
     loop {
         tick.tick().await;
-        match state.db.transaction(move |conn| purge_expired(conn, window)).await {
-            Ok((s, f)) if s + f > 0 => log::info!("purged {s} dead sessions, {f} old login failures"),
+        match state
+            .db
+            .transaction(move |conn| purge_expired(conn, window))
+            .await
+        {
+            Ok((s, f)) if s + f > 0 => {
+                log::info!("purged {s} dead sessions, {f} old login failures")
+            }
             Ok(_) => {}
             Err(e) => log::warn!("purge failed: {}", e.code()),
         }

@@ -69,7 +69,11 @@ mod tests {
 
     #[test]
     fn the_scheme_name_is_case_insensitive() {
-        for v in ["Bearer abc.def.ghi", "bearer abc.def.ghi", "BEARER abc.def.ghi"] {
+        for v in [
+            "Bearer abc.def.ghi",
+            "bearer abc.def.ghi",
+            "BEARER abc.def.ghi",
+        ] {
             assert_eq!(parse(v).unwrap().token(), "abc.def.ghi");
         }
     }

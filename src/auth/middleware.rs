@@ -92,7 +92,12 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         // Present whenever the route sits behind `bearer_auth`; absent means it does not.
-        ready(req.extensions().get::<AuthUser>().cloned().ok_or(AppError::MissingToken))
+        ready(
+            req.extensions()
+                .get::<AuthUser>()
+                .cloned()
+                .ok_or(AppError::MissingToken),
+        )
     }
 }
 

@@ -35,7 +35,9 @@ mod tests {
         let a = new_refresh_token();
         assert_eq!(a.len(), 43);
         assert_ne!(a, new_refresh_token());
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
     }
 
     #[test]

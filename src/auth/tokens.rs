@@ -152,7 +152,8 @@ mod tests {
         let signing_input = format!("{}.{}", b64(&header), b64(&claims));
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
         mac.update(signing_input.as_bytes());
-        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        let sig =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
         format!("{signing_input}.{sig}")
     }
 
@@ -170,7 +171,10 @@ mod tests {
         let t = svc.issue(42, Role::Admin, 3, "sess", None).unwrap();
         assert_eq!(t.expires_in, 900);
         let c = svc.verify(&t.token).unwrap();
-        assert_eq!((c.user_id(), c.role, c.ver, c.sid.as_str()), (Some(42), Role::Admin, 3, "sess"));
+        assert_eq!(
+            (c.user_id(), c.role, c.ver, c.sid.as_str()),
+            (Some(42), Role::Admin, 3, "sess")
+        );
         let header = jsonwebtoken::decode_header(&t.token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     }
@@ -178,7 +182,11 @@ mod tests {
     #[test]
     fn a_hand_signed_token_with_the_right_shape_verifies() {
         let svc = TokenService::new(&settings());
-        let t = forge(serde_json::json!({"alg": "HS256", "typ": "at+jwt"}), good_claims(), SECRET);
+        let t = forge(
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt"}),
+            good_claims(),
+            SECRET,
+        );
         assert!(svc.verify(&t).is_ok());
     }
 
@@ -186,7 +194,11 @@ mod tests {
     fn tokens_with_a_wrong_type_header_are_rejected() {
         let svc = TokenService::new(&settings());
         for typ in [serde_json::json!("JWT"), serde_json::Value::Null] {
-            let t = forge(serde_json::json!({"alg": "HS256", "typ": typ}), good_claims(), SECRET);
+            let t = forge(
+                serde_json::json!({"alg": "HS256", "typ": typ}),
+                good_claims(),
+                SECRET,
+            );
             assert!(svc.verify(&t).is_err(), "typ {typ}");
         }
     }
@@ -197,7 +209,11 @@ mod tests {
         for claim in ["exp", "nbf", "iss", "aud", "sub"] {
             let mut c = good_claims();
             c.as_object_mut().unwrap().remove(claim);
-            let t = forge(serde_json::json!({"alg": "HS256", "typ": "at+jwt"}), c, SECRET);
+            let t = forge(
+                serde_json::json!({"alg": "HS256", "typ": "at+jwt"}),
+                c,
+                SECRET,
+            );
             assert!(svc.verify(&t).is_err(), "without {claim}");
         }
     }
@@ -217,9 +233,18 @@ mod tests {
         for (claim, value) in cases {
             let mut c = good_claims();
             c[claim] = value;
-            assert!(svc.verify(&forge(header.clone(), c, SECRET)).is_err(), "bad {claim}");
+            assert!(
+                svc.verify(&forge(header.clone(), c, SECRET)).is_err(),
+                "bad {claim}"
+            );
         }
-        assert!(svc.verify(&forge(header, good_claims(), b"another-secret-another-secret-xx")).is_err());
+        assert!(svc
+            .verify(&forge(
+                header,
+                good_claims(),
+                b"another-secret-another-secret-xx"
+            ))
+            .is_err());
     }
 
     #[test]
@@ -231,7 +256,11 @@ mod tests {
             b64(&good_claims())
         );
         assert!(svc.verify(&none).is_err());
-        let hs512 = forge(serde_json::json!({"alg": "HS512", "typ": "at+jwt"}), good_claims(), SECRET);
+        let hs512 = forge(
+            serde_json::json!({"alg": "HS512", "typ": "at+jwt"}),
+            good_claims(),
+            SECRET,
+        );
         assert!(svc.verify(&hs512).is_err());
         assert!(svc.verify("garbage").is_err());
         assert!(svc.verify("").is_err());

@@ -11,8 +11,6 @@ use super::{Backend, Conn, DbInitError};
 
 /// Set on every pooled SQLite connection: WAL lets readers run beside the writer,
 /// busy_timeout makes a second writer wait instead of failing at once.
-/// busy_timeout comes first so that the journal-mode switch of a brand-new file waits
-/// for the other connections the pool opens at the same moment.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; \
@@ -51,7 +49,9 @@ impl DbTarget {
         }
     }
 
-    /// Creates the SQLite file's folder if it is missing.
+    /// Creates the SQLite file's folder if it is missing, and switches the file to WAL
+    /// once, alone: the switch needs an exclusive lock that the pool's connections,
+    /// opening all at once, would otherwise contend for.
     pub fn prepare(&self) -> Result<(), DbInitError> {
         if let DbTarget::SqliteFile(path) = self {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -60,6 +60,7 @@ impl DbTarget {
                     source,
                 })?;
             }
+            sqlite(&path.to_string_lossy()).map_err(|e| DbInitError::Connect(e.to_string()))?;
         }
         Ok(())
     }
@@ -95,7 +96,8 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut Conn) -> Result<(), ConnectionError> {
-        conn.ping().map_err(ConnectionError::CouldntSetupConfiguration)
+        conn.ping()
+            .map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
     fn has_broken(&self, conn: &mut Conn) -> bool {
@@ -109,9 +111,18 @@ mod tests {
 
     #[test]
     fn urls_pick_the_backend_by_scheme() {
-        assert!(matches!(DbTarget::parse("postgres://u@h/db"), Ok(DbTarget::Postgres(_))));
-        assert!(matches!(DbTarget::parse("postgresql://u@h/db"), Ok(DbTarget::Postgres(_))));
-        assert!(matches!(DbTarget::parse("sqlite://:memory:"), Ok(DbTarget::SqliteMemory)));
+        assert!(matches!(
+            DbTarget::parse("postgres://u@h/db"),
+            Ok(DbTarget::Postgres(_))
+        ));
+        assert!(matches!(
+            DbTarget::parse("postgresql://u@h/db"),
+            Ok(DbTarget::Postgres(_))
+        ));
+        assert!(matches!(
+            DbTarget::parse("sqlite://:memory:"),
+            Ok(DbTarget::SqliteMemory)
+        ));
         match DbTarget::parse("sqlite://data/turnstile.db") {
             Ok(DbTarget::SqliteFile(p)) => assert_eq!(p, PathBuf::from("data/turnstile.db")),
             other => panic!("unexpected {other:?}"),

@@ -29,13 +29,15 @@ pub enum Conn {
 type ConnPool = Pool<Manager>;
 pub type PooledConn = PooledConnection<Manager>;
 
-
 #[derive(Debug, thiserror::Error)]
 pub enum DbInitError {
     #[error("invalid database URL: {0}")]
     Url(String),
     #[error("could not prepare the database folder {path}: {source}")]
-    Folder { path: String, source: std::io::Error },
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("could not connect to the database: {0}")]
     Connect(String),
     #[error("could not run migrations: {0}")]
@@ -74,7 +76,10 @@ impl Db {
             .max_size(size)
             .connection_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)));
         if matches!(target, DbTarget::SqliteMemory) {
-            builder = builder.min_idle(Some(1)).idle_timeout(None).max_lifetime(None);
+            builder = builder
+                .min_idle(Some(1))
+                .idle_timeout(None)
+                .max_lifetime(None);
         }
         let pool = builder
             .build(Manager::new(target))
@@ -93,7 +98,10 @@ impl Db {
 
     /// Applies pending migrations; called at start and by `turnstile migrate`.
     pub fn migrate(&self) -> Result<Vec<String>, DbInitError> {
-        let mut conn = self.pool.get().map_err(|e| DbInitError::Connect(e.to_string()))?;
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| DbInitError::Connect(e.to_string()))?;
         let applied = match &mut *conn {
             Conn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(names),
             Conn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(names),

@@ -17,7 +17,9 @@ impl Email {
             return Err(AppError::Validation("email is required".into()));
         }
         if email.len() > MAX_LEN {
-            return Err(AppError::Validation(format!("email is longer than {MAX_LEN} bytes")));
+            return Err(AppError::Validation(format!(
+                "email is longer than {MAX_LEN} bytes"
+            )));
         }
         let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
         let local_ok = !local.is_empty()
@@ -26,7 +28,9 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"()<>,;:\\\"[]".contains(c));
+            && local
+                .chars()
+                .all(|c| !c.is_whitespace() && !c.is_control() && !"()<>,;:\\\"[]".contains(c));
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
             && labels.iter().all(|l| {

@@ -25,7 +25,9 @@ impl Password {
             )));
         }
         if raw.trim().is_empty() {
-            return Err(AppError::Validation("password must not be only whitespace".into()));
+            return Err(AppError::Validation(
+                "password must not be only whitespace".into(),
+            ));
         }
         Ok(Password(raw))
     }

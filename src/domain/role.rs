@@ -16,7 +16,9 @@ impl Role {
         match raw.trim() {
             "user" => Ok(Role::User),
             "admin" => Ok(Role::Admin),
-            _ => Err(AppError::Validation("role must be \"user\" or \"admin\"".into())),
+            _ => Err(AppError::Validation(
+                "role must be \"user\" or \"admin\"".into(),
+            )),
         }
     }
 

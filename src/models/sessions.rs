@@ -38,7 +38,11 @@ pub struct AuthState {
 
 /// One query: the user's current role, status and password version, and whether
 /// the token's session still stands. `None` when either is gone.
-pub fn auth_state(conn: &mut Conn, user_id: i64, session_id: &str) -> QueryResult<Option<AuthState>> {
+pub fn auth_state(
+    conn: &mut Conn,
+    user_id: i64,
+    session_id: &str,
+) -> QueryResult<Option<AuthState>> {
     sessions::table
         .inner_join(users::table)
         .filter(sessions::id.eq(session_id))

@@ -53,7 +53,9 @@ pub struct UserFilter {
 }
 
 pub fn insert(conn: &mut Conn, new: &NewUser<'_>) -> QueryResult<User> {
-    diesel::insert_into(users::table).values(new).execute(conn)?;
+    diesel::insert_into(users::table)
+        .values(new)
+        .execute(conn)?;
     users::table
         .filter(users::email.eq(new.email))
         .select(User::as_select())

@@ -46,7 +46,10 @@ pub struct ListUsersQuery {
     role: Option<String>,
 }
 
-pub async fn list_users(state: web::Data<AppState>, query: web::Query<ListUsersQuery>) -> AppResult<HttpResponse> {
+pub async fn list_users(
+    state: web::Data<AppState>,
+    query: web::Query<ListUsersQuery>,
+) -> AppResult<HttpResponse> {
     let query = query.into_inner();
     let page = page_request(query.page, query.per_page)?;
     let filter = UserFilter {
@@ -72,7 +75,11 @@ pub async fn create_user(
     let body = body.into_inner();
     let email = Email::parse(&required(body.email, "email")?)?;
     let password = Password::parse(required(body.password, "password")?)?;
-    let role = body.role.map(|r| Role::parse(&r)).transpose()?.unwrap_or(Role::User);
+    let role = body
+        .role
+        .map(|r| Role::parse(&r))
+        .transpose()?
+        .unwrap_or(Role::User);
     let user = create(&state, email, password, role, Some(actor.id), client).await?;
     Ok(HttpResponse::Created().json(UserView::from(&user)))
 }
@@ -143,7 +150,10 @@ pub struct AuditQuery {
     since: Option<String>,
 }
 
-pub async fn audit(state: web::Data<AppState>, query: web::Query<AuditQuery>) -> AppResult<HttpResponse> {
+pub async fn audit(
+    state: web::Data<AppState>,
+    query: web::Query<AuditQuery>,
+) -> AppResult<HttpResponse> {
     let query = query.into_inner();
     let page = page_request(query.page, query.per_page)?;
     let since = non_empty(query.since)

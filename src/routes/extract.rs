@@ -19,9 +19,8 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
         .limit(limit)
         .error_handler(|err, _req| {
             let app = match &err {
-                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-                    AppError::PayloadTooLarge
-                }
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => AppError::PayloadTooLarge,
                 JsonPayloadError::ContentType => AppError::BadRequest {
                     code: "unsupported_media_type",
                     message: "send the body as application/json".into(),
@@ -97,8 +96,10 @@ pub fn fallback_error_handlers<B: MessageBody + 'static>() -> ErrorHandlers<B> {
         })
         .unwrap_or_default();
         let (req, mut res) = res.into_parts();
-        res.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         let res = ServiceResponse::new(req, res.set_body(body))
             .map_into_boxed_body()
             .map_into_right_body();
@@ -109,9 +110,15 @@ pub fn fallback_error_handlers<B: MessageBody + 'static>() -> ErrorHandlers<B> {
 fn envelope_for(status: StatusCode) -> (&'static str, &'static str) {
     match status {
         StatusCode::NOT_FOUND => ("not_found", "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this route does not accept that method"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not accept that method",
+        ),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "send the body as application/json"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
         s if s.is_client_error() => ("bad_request", "the request could not be processed"),
         _ => ("internal_error", "an unexpected error occurred"),
     }

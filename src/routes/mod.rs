@@ -34,7 +34,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api")
                 .wrap(bearer_auth())
                 .route("/profile", web::get().to(profile::get))
-                .route("/profile/password", web::post().to(profile::change_password))
+                .route(
+                    "/profile/password",
+                    web::post().to(profile::change_password),
+                )
                 .route("/sessions", web::get().to(sessions::list))
                 .route("/sessions/{id}", web::delete().to(sessions::revoke))
                 .service(
@@ -45,7 +48,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route("/users/{id}", web::get().to(admin::get_user))
                         .route("/users/{id}", web::patch().to(admin::update_user))
                         .route("/users/{id}", web::delete().to(admin::delete_user))
-                        .route("/users/{id}/revoke-sessions", web::post().to(admin::revoke_sessions))
+                        .route(
+                            "/users/{id}/revoke-sessions",
+                            web::post().to(admin::revoke_sessions),
+                        )
                         .route("/users/{id}/unlock", web::post().to(admin::unlock))
                         .route("/audit", web::get().to(admin::audit))
                         .route("/stats", web::get().to(admin::stats)),

@@ -27,7 +27,11 @@ impl PageRequest {
     }
 }
 
-pub async fn list_users(state: &AppState, filter: UserFilter, page: PageRequest) -> AppResult<Page<UserView>> {
+pub async fn list_users(
+    state: &AppState,
+    filter: UserFilter,
+    page: PageRequest,
+) -> AppResult<Page<UserView>> {
     let (items, total) = state
         .db
         .run(move |conn| Ok(users::list(conn, &filter, page.per_page, page.offset())?))
@@ -42,7 +46,9 @@ pub async fn list_users(state: &AppState, filter: UserFilter, page: PageRequest)
 
 pub async fn get_user(state: &AppState, id: i64) -> AppResult<UserView> {
     let user = state.db.run(move |conn| Ok(users::find(conn, id)?)).await?;
-    user.as_ref().map(UserView::from).ok_or(AppError::NotFound("user"))
+    user.as_ref()
+        .map(UserView::from)
+        .ok_or(AppError::NotFound("user"))
 }
 
 /// Refuses a change that would leave no enabled admin. Must run inside the
@@ -101,7 +107,11 @@ pub async fn update_user(
                 )?;
             }
             if disabled != before.disabled {
-                let name = if disabled { action::USER_DISABLED } else { action::USER_ENABLED };
+                let name = if disabled {
+                    action::USER_DISABLED
+                } else {
+                    action::USER_ENABLED
+                };
                 audit::record(conn, event(name))?;
             }
             find_for_update(conn, id)
@@ -110,7 +120,12 @@ pub async fn update_user(
     Ok(UserView::from(&user))
 }
 
-pub async fn delete_user(state: &AppState, actor: &AuthUser, id: i64, client: ClientInfo) -> AppResult<()> {
+pub async fn delete_user(
+    state: &AppState,
+    actor: &AuthUser,
+    id: i64,
+    client: ClientInfo,
+) -> AppResult<()> {
     let actor_id = actor.id;
     state
         .db
@@ -132,7 +147,12 @@ pub async fn delete_user(state: &AppState, actor: &AuthUser, id: i64, client: Cl
         .await
 }
 
-pub async fn revoke_sessions(state: &AppState, actor: &AuthUser, id: i64, client: ClientInfo) -> AppResult<()> {
+pub async fn revoke_sessions(
+    state: &AppState,
+    actor: &AuthUser,
+    id: i64,
+    client: ClientInfo,
+) -> AppResult<()> {
     let actor_id = actor.id;
     state
         .db
@@ -153,7 +173,12 @@ pub async fn revoke_sessions(state: &AppState, actor: &AuthUser, id: i64, client
         .await
 }
 
-pub async fn unlock(state: &AppState, actor: &AuthUser, id: i64, client: ClientInfo) -> AppResult<()> {
+pub async fn unlock(
+    state: &AppState,
+    actor: &AuthUser,
+    id: i64,
+    client: ClientInfo,
+) -> AppResult<()> {
     let actor_id = actor.id;
     state
         .db
@@ -173,7 +198,11 @@ pub async fn unlock(state: &AppState, actor: &AuthUser, id: i64, client: ClientI
         .await
 }
 
-pub async fn audit_log(state: &AppState, filter: AuditFilter, page: PageRequest) -> AppResult<Page<AuditEventView>> {
+pub async fn audit_log(
+    state: &AppState,
+    filter: AuditFilter,
+    page: PageRequest,
+) -> AppResult<Page<AuditEventView>> {
     let (items, total) = state
         .db
         .run(move |conn| Ok(audit::list(conn, &filter, page.per_page, page.offset())?))

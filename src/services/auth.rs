@@ -66,7 +66,12 @@ pub async fn create_user(
         .await
 }
 
-pub async fn register(state: &AppState, email: Email, password: Password, client: ClientInfo) -> AppResult<UserView> {
+pub async fn register(
+    state: &AppState,
+    email: Email,
+    password: Password,
+    client: ClientInfo,
+) -> AppResult<UserView> {
     let user = create_user(state, email, password, Role::User, None, client).await?;
     Ok(UserView::from(&user))
 }
@@ -78,7 +83,12 @@ enum LoginCheck {
 
 /// Verifies credentials and starts a session. Unknown email and wrong password are
 /// indistinguishable: same body, and the same bcrypt work (a dummy hash).
-pub async fn login(state: &AppState, raw_email: &str, password: String, client: ClientInfo) -> AppResult<TokenPairView> {
+pub async fn login(
+    state: &AppState,
+    raw_email: &str,
+    password: String,
+    client: ClientInfo,
+) -> AppResult<TokenPairView> {
     let policy = Policy::from_settings(&state.settings.auth);
     // A malformed address cannot name an account; it is still counted and timed alike.
     let email = Email::parse(raw_email)
@@ -97,7 +107,9 @@ pub async fn login(state: &AppState, raw_email: &str, password: String, client: 
         })
         .await?;
     let user = match check {
-        LoginCheck::Locked(retry_after_secs) => return Err(AppError::TooManyAttempts { retry_after_secs }),
+        LoginCheck::Locked(retry_after_secs) => {
+            return Err(AppError::TooManyAttempts { retry_after_secs })
+        }
         LoginCheck::Proceed(user) => user,
     };
 
@@ -119,7 +131,9 @@ pub async fn login(state: &AppState, raw_email: &str, password: String, client: 
                             NewAuditEvent::new(action::LOGIN_FAILURE, now())
                                 .target(uid)
                                 .ip(c.ip.as_deref())
-                                .detail(serde_json::json!({ "email": email, "reason": "disabled" })),
+                                .detail(
+                                    serde_json::json!({ "email": email, "reason": "disabled" }),
+                                ),
                         )?;
                         Ok(())
                     })
@@ -157,7 +171,9 @@ pub async fn login(state: &AppState, raw_email: &str, password: String, client: 
                     let locked = policy.record_failure(conn, &email, &ip, at)?;
                     let mut event = NewAuditEvent::new(action::LOGIN_FAILURE, at)
                         .ip(Some(&ip))
-                        .detail(serde_json::json!({ "email": email, "reason": "invalid_credentials" }));
+                        .detail(
+                            serde_json::json!({ "email": email, "reason": "invalid_credentials" }),
+                        );
                     if let Some(t) = target {
                         event = event.target(t);
                     }
@@ -190,7 +206,11 @@ enum RefreshOutcome {
 /// transaction. A spent token presented again revokes its whole session, unless it was
 /// spent less than the reuse interval ago (several tabs, a retried request): then it
 /// gets a fresh pair of the same session.
-pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> AppResult<TokenPairView> {
+pub async fn refresh(
+    state: &AppState,
+    presented: &str,
+    client: ClientInfo,
+) -> AppResult<TokenPairView> {
     let hash = hash_token(presented);
     let reuse_interval = Duration::seconds(state.settings.auth.refresh_reuse_interval_secs as i64);
     let outcome = state
@@ -245,7 +265,12 @@ pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> A
 /// Ends the caller's session: its refresh tokens and every access token carrying its
 /// id stop working at once. A refresh token of another of the caller's sessions, if
 /// given, ends that session too.
-pub async fn logout(state: &AppState, user: &AuthUser, refresh_token: Option<String>, client: ClientInfo) -> AppResult<()> {
+pub async fn logout(
+    state: &AppState,
+    user: &AuthUser,
+    refresh_token: Option<String>,
+    client: ClientInfo,
+) -> AppResult<()> {
     let (uid, sid) = (user.id, user.session_id.clone());
     state
         .db
@@ -287,7 +312,11 @@ pub async fn change_password(
         .run(move |conn| Ok(users::find(conn, uid)?))
         .await?
         .ok_or(AppError::InvalidToken)?;
-    if !state.hasher.verify(current, Some(user.password_hash.clone())).await? {
+    if !state
+        .hasher
+        .verify(current, Some(user.password_hash.clone()))
+        .await?
+    {
         return Err(AppError::InvalidCredentials);
     }
     let hash = state.hasher.hash(new).await?;

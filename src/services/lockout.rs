@@ -33,18 +33,33 @@ impl Policy {
     }
 
     /// `Some(retry_after_secs)` when the account or the IP is locked right now.
-    pub fn check(&self, conn: &mut Conn, email: &str, ip: &str, now: NaiveDateTime) -> AppResult<Option<u64>> {
+    pub fn check(
+        &self,
+        conn: &mut Conn,
+        email: &str,
+        ip: &str,
+        now: NaiveDateTime,
+    ) -> AppResult<Option<u64>> {
         let since = now - self.window;
         let by_email = login_failures::for_email(conn, email, since)?;
         let by_ip = login_failures::for_ip(conn, ip, since)?;
-        Ok([self.lock_remaining(&by_email, now), self.lock_remaining(&by_ip, now)]
-            .into_iter()
-            .flatten()
-            .max())
+        Ok([
+            self.lock_remaining(&by_email, now),
+            self.lock_remaining(&by_ip, now),
+        ]
+        .into_iter()
+        .flatten()
+        .max())
     }
 
     /// Records a failure; returns true when this one tipped the account or IP into a lock.
-    pub fn record_failure(&self, conn: &mut Conn, email: &str, ip: &str, now: NaiveDateTime) -> AppResult<bool> {
+    pub fn record_failure(
+        &self,
+        conn: &mut Conn,
+        email: &str,
+        ip: &str,
+        now: NaiveDateTime,
+    ) -> AppResult<bool> {
         login_failures::record(conn, email, ip, now)?;
         let since = now - self.window;
         let by_email = login_failures::for_email(conn, email, since)?.count;

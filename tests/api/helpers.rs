@@ -1,0 +1,396 @@
+//! Test harness: starts the real app on a random port with a fresh database (a temp
+//! SQLite file, or a PostgreSQL database of its own that is dropped afterwards).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::web;
+use base64::Engine;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+
+use turnstile::bootstrap::create_admin;
+use turnstile::domain::{Email, Password};
+use turnstile::secret::Secret;
+use turnstile::settings::Settings;
+use turnstile::startup::Application;
+use turnstile::state::AppState;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named test once per backend: `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[actix_web::test]
+                async fn postgres() {
+                    if $crate::helpers::postgres_or_skip() {
+                        super::$name($crate::helpers::Backend::Postgres).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+fn admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// True when PostgreSQL is reachable. Under CI (`CI=true`) an unreachable server
+/// fails the test loudly; elsewhere the test is skipped with a notice.
+pub fn postgres_or_skip() -> bool {
+    match PgConnection::establish(&admin_url()) {
+        Ok(_) => true,
+        Err(e) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!(
+                    "PostgreSQL at {} is required in CI but unreachable: {e}",
+                    admin_url()
+                );
+            }
+            eprintln!("NOTICE: PostgreSQL unreachable ({e}); skipping this PostgreSQL test");
+            false
+        }
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique_name() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("turnstile_test_{}_{}_{}", std::process::id(), n, nanos)
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: web::Data<AppState>,
+    cleanup: Cleanup,
+}
+
+pub enum Cleanup {
+    SqliteFile(std::path::PathBuf),
+    PostgresDb(String),
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::PostgresDb(name) => {
+                let name = name.clone();
+                // A thread of its own: Drop may run inside the async runtime.
+                let _ = std::thread::spawn(move || {
+                    if let Ok(mut c) = PgConnection::establish(&admin_url()) {
+                        let _ = diesel::sql_query(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .execute(&mut c);
+                    }
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// Settings for a test run: `APP_ENV=test` files, then the test's own overrides.
+pub fn test_settings(backend: Backend) -> (Settings, Cleanup) {
+    let mut s = Settings::read("test").expect("test settings load");
+    s.server.host = "127.0.0.1".into();
+    s.server.port = 0;
+    s.server.workers = 2;
+    s.auth.jwt_secret = Secret::random(48);
+    s.auth.bcrypt_cost = 4;
+    s.bootstrap = Default::default();
+    let name = unique_name();
+    let cleanup = match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{name}.db"));
+            s.database.url = format!("sqlite://{}", path.display());
+            Cleanup::SqliteFile(path)
+        }
+        Backend::Postgres => {
+            let mut c = PgConnection::establish(&admin_url()).expect("PostgreSQL admin connection");
+            diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut c)
+                .expect("create test database");
+            let base = admin_url();
+            let root = base.rsplit_once('/').map(|(r, _)| r).unwrap_or(&base);
+            s.database.url = format!("{root}/{name}");
+            s.database.pool_size = 8;
+            Cleanup::PostgresDb(name)
+        }
+    };
+    (s, cleanup)
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts the app after `tweak` has adjusted its settings.
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    turnstile::telemetry::init();
+    let (mut settings, cleanup) = test_settings(backend);
+    tweak(&mut settings);
+    start(settings, cleanup).await
+}
+
+async fn start(settings: Settings, cleanup: Cleanup) -> TestApp {
+    let app = Application::build(settings)
+        .await
+        .expect("application builds");
+    let port = app.port();
+    let state = app.state();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        state,
+        cleanup,
+    }
+}
+
+/// An account the test knows the password of.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: i64,
+    pub email: String,
+    pub password: String,
+}
+
+/// An access/refresh pair as returned by login or refresh.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Tokens {
+    pub fn from_body(body: &Value) -> Tokens {
+        Tokens {
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_string(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_string(),
+        }
+    }
+}
+
+pub fn new_email() -> String {
+    format!("{}@example.com", unique_name())
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn patch_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/auth/register",
+            None,
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/auth/login",
+            None,
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_json(
+            "/auth/refresh",
+            None,
+            &json!({ "refresh_token": refresh_token }),
+        )
+        .await
+    }
+
+    /// Registers a fresh `user` account.
+    pub async fn create_user(&self) -> TestUser {
+        let email = new_email();
+        let password = "correct horse battery".to_string();
+        let res = self.register(&email, &password).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "register");
+        let body: Value = res.json().await.expect("json");
+        TestUser {
+            id: body["id"].as_i64().expect("id"),
+            email,
+            password,
+        }
+    }
+
+    /// Creates an admin the way `turnstile create-admin` does.
+    pub async fn create_admin(&self) -> TestUser {
+        let email = new_email();
+        let password = "admin password 123".to_string();
+        let db = self.state.db.clone();
+        let (e, p) = (
+            Email::parse(&email).unwrap(),
+            Password::parse(password.clone()).unwrap(),
+        );
+        let user = web::block(move || create_admin(&db, &e, &p, 4))
+            .await
+            .expect("block")
+            .expect("create admin");
+        TestUser {
+            id: user.id,
+            email,
+            password,
+        }
+    }
+
+    pub async fn login_as(&self, user: &TestUser) -> Tokens {
+        let res = self.login(&user.email, &user.password).await;
+        assert_eq!(res.status(), StatusCode::OK, "login of {}", user.email);
+        Tokens::from_body(&res.json().await.expect("json"))
+    }
+
+    /// A user and a logged-in pair of tokens for them.
+    pub async fn user_with_tokens(&self) -> (TestUser, Tokens) {
+        let u = self.create_user().await;
+        let t = self.login_as(&u).await;
+        (u, t)
+    }
+
+    pub async fn admin_with_tokens(&self) -> (TestUser, Tokens) {
+        let u = self.create_admin().await;
+        let t = self.login_as(&u).await;
+        (u, t)
+    }
+
+    pub fn jwt_secret(&self) -> String {
+        self.state.settings.auth.jwt_secret.expose().to_string()
+    }
+}
+
+/// Reads a response's status and JSON body (Null when there is none).
+pub async fn status_and_json(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Asserts the error envelope and its code.
+pub async fn assert_error(res: Response, status: StatusCode, code: &str) -> Value {
+    let (got, body) = status_and_json(res).await;
+    assert_eq!(got, status, "body: {body}");
+    assert_eq!(body["error"], code, "body: {body}");
+    assert!(body["message"].is_string(), "body: {body}");
+    body
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The claims of a JWT, unverified.
+pub fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("b64");
+    serde_json::from_slice(&bytes).expect("claims json")
+}
+
+pub fn header_of(token: &str) -> Value {
+    let h = token.split('.').next().expect("header");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(h)
+        .expect("b64");
+    serde_json::from_slice(&bytes).expect("header json")
+}
+
+/// Signs `claims` under `header` with HMAC-SHA256/512 (by the header's alg) and `secret`.
+pub fn sign(header: &Value, claims: &Value, secret: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let sig = if header["alg"] == "HS512" {
+        let mut mac = Hmac::<sha2::Sha512>::new_from_slice(secret).unwrap();
+        mac.update(input.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    } else {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(input.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    };
+    format!("{input}.{}", b64(&sig))
+}
+
+pub fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}

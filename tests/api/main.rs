@@ -1,0 +1,12 @@
+//! Integration tests: the real app over HTTP, on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod admin;
+mod health;
+mod lockout;
+mod login;
+mod profile;
+mod register;
+mod sessions;
+mod tokens;
