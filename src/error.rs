@@ -40,6 +40,8 @@ pub enum AppError {
     Conflict,
     #[error("the request body is too large")]
     PayloadTooLarge,
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
     #[error("too many failed attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error("the service is temporarily unavailable")]
@@ -69,6 +71,7 @@ impl AppError {
             AppError::LastAdmin => "last_admin",
             AppError::Conflict => "conflict",
             AppError::PayloadTooLarge => "payload_too_large",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Unavailable => "service_unavailable",
             AppError::Internal(_) => "internal_error",
@@ -97,6 +100,7 @@ impl ResponseError for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::EmailTaken | AppError::LastAdmin | AppError::Conflict => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

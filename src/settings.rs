@@ -81,22 +81,17 @@ fn default_env() -> String {
 }
 
 impl Settings {
-    /// Loads settings for the environment named by `APP_ENV` (default `development`).
+    /// Loads and checks settings for the environment named by `APP_ENV` (default
+    /// `development`). The JWT secret is checked by the server alone
+    /// ([`Settings::ensure_jwt_secret`]), so `migrate` and `create-admin` run without it.
     pub fn load() -> Result<Settings, SettingsError> {
         let app_env = std::env::var("APP_ENV").unwrap_or_else(|_| default_env());
-        Self::load_for(&app_env)
-    }
-
-    /// Loads settings as `APP_ENV=app_env` would, reading files and the process
-    /// environment, and enforces the rules (secret present and long enough, ...).
-    pub fn load_for(app_env: &str) -> Result<Settings, SettingsError> {
-        let mut settings = Self::read(app_env)?;
+        let settings = Self::read(&app_env)?;
         settings.check()?;
         Ok(settings)
     }
 
-    /// Reads the layered sources without enforcing the rules: for tests, which then
-    /// supply their own secret.
+    /// Reads the layered sources as `APP_ENV=app_env` would, without checking them.
     pub fn read(app_env: &str) -> Result<Settings, SettingsError> {
         let dir = std::env::var("APP_CONFIG_DIR")
             .map(PathBuf::from)
@@ -125,9 +120,10 @@ impl Settings {
         self.app_env == "development"
     }
 
-    /// Applies the rules no type can express; in development a missing JWT secret
-    /// is replaced by a random one (tokens then die with the process).
-    fn check(&mut self) -> Result<(), SettingsError> {
+    /// Makes sure there is a usable JWT secret. Outside development a missing or short
+    /// one is an error naming the key; in development a missing one is replaced by a
+    /// random one (tokens then die with the process).
+    pub fn ensure_jwt_secret(&mut self) -> Result<(), SettingsError> {
         const KEY: &str = "APP__AUTH__JWT_SECRET";
         if self.auth.jwt_secret.expose().is_empty() {
             if !self.is_development() {
@@ -142,6 +138,11 @@ impl Settings {
         if self.auth.jwt_secret.expose().len() < MIN_JWT_SECRET_BYTES {
             return Err(SettingsError::ShortSecret { key: KEY });
         }
+        Ok(())
+    }
+
+    /// Applies the rules no type can express.
+    pub fn check(&self) -> Result<(), SettingsError> {
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return Err(SettingsError::Invalid {
                 key: "APP__AUTH__BCRYPT_COST",
@@ -159,6 +160,25 @@ impl Settings {
                 key: "APP__AUTH__LOGIN_MAX_FAILURES",
                 reason: "must be greater than 0".into(),
             });
+        }
+        if let Some(bad) = split_list(&self.server.trusted_proxies)
+            .into_iter()
+            .find(|p| p.parse::<std::net::IpAddr>().is_err())
+        {
+            return Err(SettingsError::Invalid {
+                key: "APP__SERVER__TRUSTED_PROXIES",
+                reason: format!("{bad:?} is not an IP address"),
+            });
+        }
+        for origin in self.cors_origins() {
+            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && actix_web::http::header::HeaderValue::from_str(&origin).is_ok();
+            if !valid {
+                return Err(SettingsError::Invalid {
+                    key: "APP__SERVER__CORS_ORIGINS",
+                    reason: format!("{origin:?} is not an http(s) origin"),
+                });
+            }
         }
         Ok(())
     }

@@ -23,6 +23,8 @@ const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error("configuration error: {0}")]
+    Settings(#[from] crate::settings::SettingsError),
     #[error(transparent)]
     Database(#[from] DbInitError),
     #[error("could not bind {addr}: {source}")]
@@ -46,7 +48,9 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, bootstraps the first admin, binds the listener (port 0 picks
     /// a free one) and prepares the server. Nothing is served until it is awaited.
-    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+    pub async fn build(mut settings: Settings) -> Result<Application, StartupError> {
+        settings.check()?;
+        settings.ensure_jwt_secret()?;
         let db = Db::connect(&settings.database)?;
         let applied = db.migrate()?;
         if !applied.is_empty() {
@@ -127,8 +131,12 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
             .app_data(routes::path_config())
             .wrap(routes::fallback_error_handlers())
             .wrap(cors(&state.settings))
-            // Path only: query strings may carry search terms we need not log.
-            .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#).exclude("/health"))
+            // Method and path only: query strings may carry search terms (emails).
+            .wrap(
+                Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
+                    .custom_request_replace("METHOD", |req| req.method().to_string())
+                    .exclude("/health"),
+            )
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
     })

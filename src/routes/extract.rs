@@ -21,10 +21,7 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
             let app = match &err {
                 JsonPayloadError::Overflow { .. }
                 | JsonPayloadError::OverflowKnownLength { .. } => AppError::PayloadTooLarge,
-                JsonPayloadError::ContentType => AppError::BadRequest {
-                    code: "unsupported_media_type",
-                    message: "send the body as application/json".into(),
-                },
+                JsonPayloadError::ContentType => AppError::UnsupportedMediaType,
                 JsonPayloadError::Deserialize(e) if e.is_data() => AppError::BadRequest {
                     code: "invalid_body",
                     message: format!("a field has the wrong type: {}", first_line(e)),

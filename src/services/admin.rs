@@ -107,12 +107,16 @@ pub async fn update_user(
                 )?;
             }
             if disabled != before.disabled {
-                let name = if disabled {
-                    action::USER_DISABLED
+                // A disabled account keeps no session: re-enabling it must not bring
+                // back tokens issued before.
+                let (name, revoked) = if disabled {
+                    let n = sessions::revoke_all_for_user(conn, id, None, at)?;
+                    (action::USER_DISABLED, n)
                 } else {
-                    action::USER_ENABLED
+                    (action::USER_ENABLED, 0)
                 };
-                audit::record(conn, event(name))?;
+                let detail = serde_json::json!({ "sessions_revoked": revoked });
+                audit::record(conn, event(name).detail(detail))?;
             }
             find_for_update(conn, id)
         })

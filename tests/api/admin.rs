@@ -329,10 +329,16 @@ async fn disabling_a_user_rejects_their_tokens_at_once(b: Backend) {
         app.get("/api/profile", Some(&tokens.access)).await.status(),
         StatusCode::UNAUTHORIZED
     );
+    // Re-enabling does not bring old sessions back; a new login works.
     app.patch_json(&path, &admin.access, &json!({ "disabled": false }))
         .await;
     assert_eq!(
         app.get("/api/profile", Some(&tokens.access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let fresh = app.login_as(&user).await;
+    assert_eq!(
+        app.get("/api/profile", Some(&fresh.access)).await.status(),
         StatusCode::OK
     );
 }

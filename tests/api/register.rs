@@ -13,6 +13,7 @@ on_both_backends!(
     register_with_a_missing_field_returns_422,
     register_with_malformed_json_returns_400,
     register_with_wrong_types_returns_400,
+    register_without_a_json_content_type_returns_415,
     register_with_an_oversized_body_returns_413,
     long_passwords_are_never_truncated,
     concurrent_registrations_of_one_email_create_one_account,
@@ -161,4 +162,22 @@ async fn concurrent_registrations_of_one_email_create_one_account(b: Backend) {
         .filter(|r| r.status() == StatusCode::CONFLICT)
         .count();
     assert_eq!((created, conflicts), (1, 7));
+}
+
+async fn register_without_a_json_content_type_returns_415(b: Backend) {
+    let app = spawn_app(b).await;
+    let res = app
+        .client
+        .post(app.url("/auth/register"))
+        .header("content-type", "text/plain")
+        .body(json!({ "email": new_email(), "password": "correct horse battery" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
 }

@@ -1,0 +1,252 @@
+//! The `turnstile` binary as an operator runs it: start-up line, refusal without a
+//! secret, `migrate`, `create-admin`, bootstrap admin.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_turnstile");
+
+struct TempDb(std::path::PathBuf);
+
+impl TempDb {
+    fn new(tag: &str) -> TempDb {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        TempDb(std::env::temp_dir().join(format!(
+            "turnstile-cli-{tag}-{}-{nanos}/t.db",
+            std::process::id()
+        )))
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.0.display())
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A command with a clean configuration environment.
+fn turnstile(app_env: &str, db: &TempDb) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("APP__") || key == "DATABASE_URL" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("APP_ENV", app_env)
+        .env("APP__DATABASE__URL", db.url())
+        .env("APP__AUTH__BCRYPT_COST", "4")
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the server on port 0 and returns the port from its `listening on` line.
+fn serve(mut cmd: Command) -> (Server, u16) {
+    let mut child = cmd
+        .env("APP__SERVER__PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn turnstile");
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("stdout line");
+        if let Some(addr) = line.split("listening on http://").nth(1) {
+            let port = addr
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .trim()
+                .parse()
+                .expect("port");
+            assert_ne!(port, 0, "the real port, not 0");
+            return (server, port);
+        }
+        assert!(Instant::now() < deadline, "no listening line in time");
+    }
+    panic!("server exited before listening");
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn serve_logs_the_real_port_after_migrations_and_answers() {
+    let db = TempDb::new("serve");
+    let mut cmd = turnstile("development", &db);
+    cmd.env("APP__SERVER__HOST", "127.0.0.1");
+    let (_server, port) = serve(cmd);
+    let res = http_get(port, "/health");
+    assert!(
+        res.starts_with("HTTP/1.0 200") || res.starts_with("HTTP/1.1 200"),
+        "{res}"
+    );
+    assert!(res.contains(r#"{"status":"ok"}"#));
+    assert!(db.0.exists(), "the SQLite file and its folder are created");
+}
+
+#[test]
+fn production_refuses_to_start_without_a_jwt_secret() {
+    let db = TempDb::new("nosecret");
+    let out = turnstile("production", &db).output().expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("APP__AUTH__JWT_SECRET"), "{stderr}");
+}
+
+#[test]
+fn production_refuses_a_short_jwt_secret() {
+    let db = TempDb::new("shortsecret");
+    let out = turnstile("production", &db)
+        .env("APP__AUTH__JWT_SECRET", "too-short")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("APP__AUTH__JWT_SECRET"));
+}
+
+#[test]
+fn migrate_applies_migrations_and_exits_without_needing_the_secret() {
+    let db = TempDb::new("migrate");
+    let first = turnstile("production", &db)
+        .arg("migrate")
+        .output()
+        .expect("run");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied"));
+    let again = turnstile("production", &db)
+        .arg("migrate")
+        .output()
+        .expect("run");
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("up to date"));
+}
+
+#[test]
+fn create_admin_reads_the_password_from_stdin_or_an_env_var() {
+    let db = TempDb::new("admin");
+    let mut child = turnstile("development", &db)
+        .args(["create-admin", "--email", "Root@Example.com"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a very long admin password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("root@example.com"));
+
+    let out = turnstile("development", &db)
+        .args([
+            "create-admin",
+            "--email",
+            "second@example.com",
+            "--password-env",
+            "ADMIN_PW",
+        ])
+        .env("ADMIN_PW", "another admin password")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let dup = turnstile("development", &db)
+        .args([
+            "create-admin",
+            "--email",
+            "root@example.com",
+            "--password-env",
+            "ADMIN_PW",
+        ])
+        .env("ADMIN_PW", "another admin password")
+        .output()
+        .unwrap();
+    assert!(!dup.status.success(), "an existing address is refused");
+
+    let weak = turnstile("development", &db)
+        .args([
+            "create-admin",
+            "--email",
+            "weak@example.com",
+            "--password-env",
+            "ADMIN_PW",
+        ])
+        .env("ADMIN_PW", "short")
+        .output()
+        .unwrap();
+    assert!(!weak.status.success());
+}
+
+#[test]
+fn the_bootstrap_admin_is_created_once_and_can_log_in() {
+    let db = TempDb::new("bootstrap");
+    let start = || {
+        let mut cmd = turnstile("development", &db);
+        cmd.env("APP__BOOTSTRAP__ADMIN_EMAIL", "boot@example.com")
+            .env("APP__BOOTSTRAP__ADMIN_PASSWORD", "bootstrap password")
+            .env(
+                "APP__AUTH__JWT_SECRET",
+                "0123456789abcdef0123456789abcdef0123",
+            );
+        serve(cmd)
+    };
+    let (server, _) = start();
+    drop(server);
+    // A second start finds the admin and leaves it alone.
+    let (_server, port) = start();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = r#"{"email":"boot@example.com","password":"bootstrap password"}"#;
+    write!(
+        s,
+        "POST /auth/login HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut s, &mut out).unwrap();
+    assert!(out.contains(" 200 "), "{out}");
+    assert!(out.contains(r#""role":"admin""#), "{out}");
+}
