@@ -4,7 +4,9 @@ use futures_util::future::join;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, new_email, spawn_app, status_and_json, Backend};
+use crate::helpers::{
+    assert_error, claims_of, new_email, spawn_app, spawn_app_with, status_and_json, Backend,
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -523,7 +525,11 @@ async fn audit_actions(app: &crate::helpers::TestApp, token: &str, query: &str) 
 }
 
 async fn the_audit_trail_records_each_action(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = spawn_app_with(b, |s| {
+        s.auth.refresh_reuse_interval_secs = 0;
+        s.auth.login_max_failures = 2;
+    })
+    .await;
     let (me, admin) = app.admin_with_tokens().await;
     let (user, tokens) = app.user_with_tokens().await;
     app.login(&user.email, "wrong password").await;
@@ -539,12 +545,32 @@ async fn the_audit_trail_records_each_action(b: Backend) {
         .json::<Value>()
         .await
         .unwrap();
-    app.post_json(
-        "/auth/logout",
-        Some(fresh["access_token"].as_str().unwrap()),
-        &json!({}),
-    )
-    .await;
+    let fresh_access = fresh["access_token"].as_str().unwrap();
+    // A second device, ended from the first.
+    let second = app
+        .login(&user.email, "another password")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let sid = claims_of(second["access_token"].as_str().unwrap())["sid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.delete(&format!("/api/sessions/{sid}"), fresh_access)
+        .await;
+    // Refresh-token reuse on a third.
+    let third = app
+        .login(&user.email, "another password")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let stolen = third["refresh_token"].as_str().unwrap();
+    assert_eq!(app.refresh(stolen).await.status(), StatusCode::OK);
+    assert_eq!(app.refresh(stolen).await.status(), StatusCode::UNAUTHORIZED);
+    app.post_json("/auth/logout", Some(fresh_access), &json!({}))
+        .await;
     let path = format!("/api/admin/users/{}", user.id);
     app.patch_json(&path, &admin.access, &json!({ "role": "admin" }))
         .await;
@@ -559,6 +585,9 @@ async fn the_audit_trail_records_each_action(b: Backend) {
     app.post_json(&format!("{path}/unlock"), Some(&admin.access), &json!({}))
         .await;
     app.delete(&path, &admin.access).await;
+    for _ in 0..2 {
+        app.login("locked@example.com", "wrong password").await;
+    }
 
     let events = audit_actions(&app, &admin.access, "").await;
     let actions: Vec<&str> = events
@@ -576,6 +605,9 @@ async fn the_audit_trail_records_each_action(b: Backend) {
         "sessions_revoked",
         "unlock",
         "user_deleted",
+        "session_revoked",
+        "refresh_reuse_detected",
+        "lockout",
     ] {
         assert!(
             actions.contains(&expected),
@@ -586,7 +618,7 @@ async fn the_audit_trail_records_each_action(b: Backend) {
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first");
     let failure = events
         .iter()
-        .find(|e| e["action"] == "login_failure")
+        .find(|e| e["action"] == "login_failure" && e["target_id"] == user.id)
         .unwrap();
     assert_eq!(failure["detail"]["email"], user.email);
     assert!(
