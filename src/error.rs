@@ -6,9 +6,12 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 
 /// The body of every error response: `{"error": code, "message": text}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
+    /// A stable snake_case code, e.g. `invalid_credentials`.
+    #[schema(value_type = String)]
     pub error: &'static str,
+    /// Human-readable text; never contains secrets or internal details.
     pub message: String,
 }
 

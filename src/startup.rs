@@ -9,6 +9,7 @@ use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpServer};
+use utoipa_actix_web::AppExt;
 
 use crate::auth::{Hasher, TokenService};
 use crate::bootstrap;
@@ -74,6 +75,9 @@ impl Application {
             tokens: TokenService::new(&settings.auth),
             hasher,
             trusted_proxies: settings.trusted_proxies(),
+            openapi_json: routes::openapi_document()
+                .to_json()
+                .map_err(|e| StartupError::Other(e.to_string()))?,
             settings: Arc::new(settings),
         });
         let server = serve(listener, state.clone())?;
@@ -137,7 +141,9 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
                     .custom_request_replace("METHOD", |req| req.method().to_string())
                     .exclude("/health"),
             )
+            .into_utoipa_app()
             .configure(routes::configure)
+            .into_app()
             .default_service(web::to(routes::not_found))
     })
     .workers(workers)

@@ -13,4 +13,6 @@ pub struct AppState {
     pub hasher: Hasher,
     pub settings: Arc<Settings>,
     pub trusted_proxies: Vec<IpAddr>,
+    /// `/openapi.json`, serialised once at start.
+    pub openapi_json: String,
 }

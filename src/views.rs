@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::Role;
 use crate::models::audit::AuditEvent;
@@ -13,7 +14,7 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
 }
 
 /// A user as clients see it: never the hash, never the password version.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     pub id: i64,
     pub email: String,
@@ -39,16 +40,18 @@ impl From<&User> for UserView {
 }
 
 /// The answer to login, refresh and password change.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenPairView {
     pub access_token: String,
     pub refresh_token: String,
+    #[schema(example = "Bearer")]
     pub token_type: &'static str,
+    /// Seconds until the access token expires.
     pub expires_in: i64,
     pub user: UserView,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionView {
     pub id: String,
     pub created_at: DateTime<Utc>,
@@ -73,7 +76,7 @@ impl SessionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEventView {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -81,6 +84,7 @@ pub struct AuditEventView {
     pub action: String,
     pub target_id: Option<i64>,
     pub ip: Option<String>,
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 
@@ -98,15 +102,15 @@ impl From<AuditEvent> for AuditEventView {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct Page<T: Serialize> {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: Serialize + ToSchema> {
     pub items: Vec<T>,
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StatsView {
     pub users_total: i64,
     pub admins_total: i64,

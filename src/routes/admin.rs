@@ -1,12 +1,13 @@
 //! `/api/admin/*`: user management, audit trail and stats (behind the admin guard).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::DateTime;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthUser;
 use crate::domain::{Email, Password, Role};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::models::audit::AuditFilter;
 use crate::models::users::UserFilter;
 use crate::net::ClientInfo;
@@ -14,7 +15,7 @@ use crate::routes::auth::required;
 use crate::services::admin::{self as service, PageRequest, UserPatch};
 use crate::services::auth::create_user as create;
 use crate::state::AppState;
-use crate::views::UserView;
+use crate::views::{AuditEventView, Page, StatsView, UserView};
 
 const DEFAULT_PER_PAGE: i64 = 20;
 const MAX_PER_PAGE: i64 = 100;
@@ -38,14 +39,29 @@ fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct ListUsersQuery {
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     page: Option<i64>,
+    /// Items per page (default 20, capped at 100).
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    /// Case-insensitive substring of the email.
     q: Option<String>,
+    /// `user` or `admin`.
+    #[param(value_type = Option<Role>)]
     role: Option<String>,
 }
 
+/// Users, ordered by id, one page at a time.
+#[utoipa::path(
+    tag = "admin",
+    params(ListUsersQuery),
+    responses((status = 200, body = Page<UserView>), (status = 422, description = "Invalid paging or role", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
     query: web::Query<ListUsersQuery>,
@@ -59,13 +75,24 @@ pub async fn list_users(
     Ok(HttpResponse::Ok().json(service::list_users(&state, filter, page).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateUser {
+    #[schema(required = true, value_type = String, format = Email)]
     email: Option<String>,
+    #[schema(required = true, value_type = String, format = Password, min_length = 8)]
     password: Option<String>,
+    /// Default `user`.
+    #[schema(value_type = Option<Role>)]
     role: Option<String>,
 }
 
+/// Create an account with a chosen role.
+#[utoipa::path(
+    tag = "admin",
+    responses((status = 201, body = UserView), (status = 409, description = "`email_taken`", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
     actor: AuthUser,
@@ -84,16 +111,38 @@ pub async fn create_user(
     Ok(HttpResponse::Created().json(UserView::from(&user)))
 }
 
+/// One user.
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = i64, Path, description = "User id")),
+    responses((status = 200, body = UserView), (status = 404, description = "No such user", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/users/{id}")]
 pub async fn get_user(state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::get_user(&state, id.into_inner()).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct PatchUser {
+    #[schema(value_type = Option<Role>)]
     role: Option<String>,
+    /// Disabling revokes every session of the account.
     disabled: Option<bool>,
 }
 
+/// Change a user's role and/or disabled flag; effective on their very next request.
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 200, body = UserView),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "`last_admin`: would leave no active admin", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/users/{id}")]
 pub async fn update_user(
     state: web::Data<AppState>,
     actor: AuthUser,
@@ -110,6 +159,18 @@ pub async fn update_user(
     Ok(HttpResponse::Ok().json(user))
 }
 
+/// Delete a user and everything of theirs.
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "`last_admin`", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/users/{id}")]
 pub async fn delete_user(
     state: web::Data<AppState>,
     actor: AuthUser,
@@ -120,6 +181,14 @@ pub async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Revoke every session of a user: all their tokens stop working.
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = i64, Path, description = "User id")),
+    responses((status = 204, description = "Revoked"), (status = 404, description = "No such user", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/users/{id}/revoke-sessions")]
 pub async fn revoke_sessions(
     state: web::Data<AppState>,
     actor: AuthUser,
@@ -130,6 +199,14 @@ pub async fn revoke_sessions(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Clear a login lockout of a user's account.
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = i64, Path, description = "User id")),
+    responses((status = 204, description = "Unlocked"), (status = 404, description = "No such user", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/users/{id}/unlock")]
 pub async fn unlock(
     state: web::Data<AppState>,
     actor: AuthUser,
@@ -140,16 +217,31 @@ pub async fn unlock(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct AuditQuery {
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     page: Option<i64>,
+    /// Items per page (default 20, capped at 100).
+    #[param(minimum = 1)]
     per_page: Option<i64>,
+    /// e.g. `login_failure`, `role_change`, `refresh_reuse_detected`.
     action: Option<String>,
     actor_id: Option<i64>,
     target_id: Option<i64>,
+    /// RFC 3339 timestamp: events at or after it.
+    #[param(format = DateTime)]
     since: Option<String>,
 }
 
+/// The audit trail, newest first.
+#[utoipa::path(
+    tag = "admin",
+    params(AuditQuery),
+    responses((status = 200, body = Page<AuditEventView>), (status = 422, description = "Invalid paging or `since`", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/audit")]
 pub async fn audit(
     state: web::Data<AppState>,
     query: web::Query<AuditQuery>,
@@ -172,6 +264,13 @@ pub async fn audit(
     Ok(HttpResponse::Ok().json(service::audit_log(&state, filter, page).await?))
 }
 
+/// Dashboard numbers, computed with SQL aggregates.
+#[utoipa::path(
+    tag = "admin",
+    responses((status = 200, body = StatsView)),
+    security(("bearer" = []))
+)]
+#[get("/stats")]
 pub async fn stats(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::stats(&state).await?))
 }

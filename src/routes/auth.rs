@@ -1,20 +1,24 @@
 //! `/auth/*`: register, login, refresh, logout.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{post, web, HttpResponse};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::domain::{Email, Password};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::net::ClientInfo;
 use crate::services::auth as service;
 use crate::state::AppState;
+use crate::views::{TokenPairView, UserView};
 
-/// Fields are optional so that a missing one is a 422 naming it, while a wrong type
-/// stays a 400 from the JSON extractor.
-#[derive(Deserialize)]
+/// Fields are optional in Rust so that a missing one is a 422 naming it, while a
+/// wrong type stays a 400 from the JSON extractor.
+#[derive(Deserialize, ToSchema)]
 pub struct Credentials {
+    #[schema(required = true, value_type = String, format = Email, example = "alice@example.com")]
     email: Option<String>,
+    #[schema(required = true, value_type = String, format = Password, min_length = 8, example = "correct horse battery")]
     password: Option<String>,
 }
 
@@ -22,6 +26,15 @@ pub fn required<T>(value: Option<T>, field: &str) -> AppResult<T> {
     value.ok_or_else(|| AppError::Validation(format!("{field} is required")))
 }
 
+/// Create an account with role `user`.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 201, description = "Account created", body = UserView),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+    )
+)]
+#[post("/register")]
 pub async fn register(
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
@@ -34,6 +47,17 @@ pub async fn register(
     Ok(HttpResponse::Created().json(user))
 }
 
+/// Exchange email and password for a token pair and start a session.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 200, description = "Logged in", body = TokenPairView),
+        (status = 401, description = "`invalid_credentials` (same body whether or not the email exists) or `account_disabled`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`; see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the lock lifts"))),
+    )
+)]
+#[post("/login")]
 pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
@@ -46,11 +70,21 @@ pub async fn login(
     Ok(HttpResponse::Ok().json(pair))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    #[schema(required = true, value_type = String)]
     refresh_token: Option<String>,
 }
 
+/// Rotate a refresh token: it is spent and a new pair of the same session returned.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 200, description = "New pair", body = TokenPairView),
+        (status = 401, description = "`invalid_refresh_token`: unknown, expired, revoked or reused", body = ErrorBody),
+    )
+)]
+#[post("/refresh")]
 pub async fn refresh(
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,
@@ -61,12 +95,20 @@ pub async fn refresh(
     Ok(HttpResponse::Ok().json(pair))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 pub struct LogoutRequest {
+    /// A refresh token of another of the caller's sessions, to end that one too.
     refresh_token: Option<String>,
 }
 
-/// The body is optional: `{}`, `{"refresh_token": ...}` or nothing at all.
+/// End the current session: its refresh tokens and access tokens stop working at once.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = Option<LogoutRequest>, description = "Optional"),
+    responses((status = 204, description = "Logged out")),
+    security(("bearer" = []))
+)]
+#[post("")]
 pub async fn logout(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -1,26 +1,48 @@
 //! `/api/profile`: the caller's own account.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::domain::Password;
-use crate::error::AppResult;
+use crate::error::{AppResult, ErrorBody};
 use crate::net::ClientInfo;
 use crate::routes::auth::required;
 use crate::services::{admin, auth as service};
 use crate::state::AppState;
+use crate::views::{TokenPairView, UserView};
 
+/// The caller's account.
+#[utoipa::path(
+    tag = "profile",
+    responses((status = 200, body = UserView)),
+    security(("bearer" = []))
+)]
+#[get("/profile")]
 pub async fn get(state: web::Data<AppState>, user: AuthUser) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(admin::get_user(&state, user.id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePassword {
+    #[schema(required = true, value_type = String, format = Password)]
     current_password: Option<String>,
+    #[schema(required = true, value_type = String, format = Password, min_length = 8)]
     new_password: Option<String>,
 }
 
+/// Change the password: every earlier token of the account, on every device, dies.
+#[utoipa::path(
+    tag = "profile",
+    responses(
+        (status = 200, description = "A fresh pair in a new session", body = TokenPairView),
+        (status = 401, description = "`invalid_credentials` (wrong current password) or an invalid token", body = ErrorBody),
+        (status = 409, description = "The password changed concurrently", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/profile/password")]
 pub async fn change_password(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -1,17 +1,36 @@
 //! `/api/sessions`: the caller's devices.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, web, HttpResponse};
 
 use crate::auth::AuthUser;
-use crate::error::AppResult;
+use crate::error::{AppResult, ErrorBody};
 use crate::net::ClientInfo;
 use crate::services::sessions as service;
 use crate::state::AppState;
+use crate::views::SessionView;
 
+/// The caller's live sessions, one per logged-in device.
+#[utoipa::path(
+    tag = "profile",
+    responses((status = 200, body = Vec<SessionView>)),
+    security(("bearer" = []))
+)]
+#[get("/sessions")]
 pub async fn list(state: web::Data<AppState>, user: AuthUser) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::list(&state, &user).await?))
 }
 
+/// Revoke one of the caller's sessions.
+#[utoipa::path(
+    tag = "profile",
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such live session of the caller", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/sessions/{id}")]
 pub async fn revoke(
     state: web::Data<AppState>,
     user: AuthUser,

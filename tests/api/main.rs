@@ -6,6 +6,7 @@ mod admin;
 mod health;
 mod lockout;
 mod login;
+mod openapi;
 mod profile;
 mod register;
 mod sessions;
