@@ -49,6 +49,8 @@ pub enum AppError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    #[error("the server is busy; try again shortly")]
+    Busy,
     /// The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,6 +79,7 @@ impl AppError {
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Unavailable => "service_unavailable",
+            AppError::Busy => "server_busy",
             AppError::Internal(_) => "internal_error",
         }
     }
@@ -105,7 +108,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -133,6 +136,9 @@ impl ResponseError for AppError {
             }
             AppError::Unavailable => {
                 res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            AppError::Busy => {
+                res.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}
         }

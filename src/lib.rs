@@ -2,6 +2,8 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod cache;
+pub mod changes;
 pub mod db;
 pub mod domain;
 pub mod error;

@@ -56,6 +56,43 @@ pub struct AuthSettings {
     pub audience: String,
     pub login_max_failures: u32,
     pub login_window_secs: u64,
+    #[serde(default)]
+    pub bcrypt_threads: usize,
+    #[serde(default)]
+    pub bcrypt_queue: usize,
+    #[serde(default = "default_cache_capacity")]
+    pub cache_capacity: u64,
+    #[serde(default = "default_cache_ttl")]
+    pub cache_ttl_secs: u64,
+}
+
+fn default_cache_capacity() -> u64 {
+    100_000
+}
+
+fn default_cache_ttl() -> u64 {
+    60
+}
+
+/// The machine's core count (at least 1).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl AuthSettings {
+    pub fn bcrypt_threads(&self) -> usize {
+        match self.bcrypt_threads {
+            0 => cores(),
+            n => n,
+        }
+    }
+
+    pub fn bcrypt_queue(&self) -> usize {
+        match self.bcrypt_queue {
+            0 => self.bcrypt_threads() * 64,
+            n => n,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -11,8 +11,11 @@ use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::AppExt;
 
+use crate::auth::hashpool::HashPool;
 use crate::auth::{Hasher, TokenService};
 use crate::bootstrap;
+use crate::cache::AuthCache;
+use crate::changes;
 use crate::db::{Db, DbInitError};
 use crate::routes;
 use crate::services::sessions::purge_expired;
@@ -57,8 +60,17 @@ impl Application {
         if !applied.is_empty() {
             log::info!("applied migrations: {}", applied.join(", "));
         }
-        let hasher = Hasher::new(settings.auth.bcrypt_cost)
+        let pool = HashPool::new(settings.auth.bcrypt_threads(), settings.auth.bcrypt_queue())
             .map_err(|e| StartupError::Other(e.to_string()))?;
+        let hasher = Hasher::new(settings.auth.bcrypt_cost, Arc::new(pool))
+            .map_err(|e| StartupError::Other(e.to_string()))?;
+        let cache = Arc::new(AuthCache::new(
+            settings.auth.cache_capacity,
+            Duration::from_secs(settings.auth.cache_ttl_secs.max(1)),
+        ));
+        if let Some(url) = db.postgres_url() {
+            changes::spawn_listener(url.to_string(), &cache).map_err(StartupError::Other)?;
+        }
         bootstrap::ensure_admin(&db, &settings)?;
 
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
@@ -72,6 +84,7 @@ impl Application {
 
         let state = web::Data::new(AppState {
             db,
+            cache,
             tokens: TokenService::new(&settings.auth),
             hasher,
             trusted_proxies: settings.trusted_proxies(),

@@ -3,6 +3,7 @@
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -13,9 +14,11 @@ use actix_web_httpauth::headers::authorization::Authorization;
 use actix_web_httpauth::middleware::HttpAuthentication;
 
 use crate::auth::bearer::BearerToken;
+use crate::cache::SessionState;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::models::sessions;
+use crate::models::users::User;
 use crate::state::AppState;
 
 type Credentials = Option<web::Header<Authorization<BearerToken>>>;
@@ -26,6 +29,8 @@ pub struct AuthUser {
     pub id: i64,
     pub role: Role,
     pub session_id: String,
+    /// The user's row as the middleware found it (cache or database).
+    pub user: Arc<User>,
 }
 
 /// Wrap a scope or resource in this and nothing under it runs unauthenticated.
@@ -65,24 +70,37 @@ async fn authenticate(req: &ServiceRequest, creds: Credentials) -> Result<AuthUs
         .clone();
     let claims = state.tokens.verify(creds.as_ref().token())?;
     let user_id = claims.user_id().ok_or(AppError::InvalidToken)?;
-    let sid = claims.sid.clone();
-    let current = state
-        .db
-        .run(move |conn| Ok(sessions::auth_state(conn, user_id, &sid)?))
-        .await?
-        .ok_or(AppError::InvalidToken)?;
+    let (user, session) = match state.cache.get(user_id, &claims.sid) {
+        Some(hit) => hit,
+        None => {
+            let epoch = state.cache.epoch();
+            let sid = claims.sid.clone();
+            let (user, session) = state
+                .db
+                .run(move |conn| Ok(sessions::with_user(conn, user_id, &sid)?))
+                .await?
+                .ok_or(AppError::InvalidToken)?;
+            let (user, session) = (Arc::new(user), SessionState::from(&session));
+            state
+                .cache
+                .fill(epoch, Arc::clone(&user), &claims.sid, session.clone());
+            (user, session)
+        }
+    };
     let now = chrono::Utc::now().naive_utc();
-    if current.disabled
-        || current.password_version != claims.ver
-        || current.session_revoked_at.is_some()
-        || current.session_expires_at <= now
+    if user.disabled
+        || user.password_version != claims.ver
+        || session.user_id != user_id
+        || session.revoked
+        || session.expires_at <= now
     {
         return Err(AppError::InvalidToken);
     }
     Ok(AuthUser {
         id: user_id,
-        role: Role::parse(&current.role).unwrap_or(Role::User),
+        role: user.role(),
         session_id: claims.sid,
+        user,
     })
 }
 

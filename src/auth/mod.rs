@@ -2,6 +2,7 @@
 //! and the bearer middleware that guards `/api`.
 
 pub mod bearer;
+pub mod hashpool;
 pub mod middleware;
 pub mod passwords;
 pub mod refresh;

@@ -4,16 +4,19 @@
 //! silently collide. We therefore hash `base64(SHA-256(password))` (44 ASCII bytes,
 //! no NUL): every byte of the password counts, at bcrypt's cost.
 
-use actix_web::web;
+use std::sync::Arc;
+
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use crate::auth::hashpool::HashPool;
 use crate::domain::Password;
 use crate::error::{AppError, AppResult};
 
 #[derive(Clone)]
 pub struct Hasher {
     cost: u32,
+    pool: Arc<HashPool>,
     /// Verified against when the account does not exist, so an unknown email
     /// costs exactly what a wrong password does.
     dummy_hash: String,
@@ -36,9 +39,17 @@ pub fn verify_blocking(password: &str, hash: &str) -> bool {
 
 impl Hasher {
     /// Blocking (computes the dummy hash once at start).
-    pub fn new(cost: u32) -> AppResult<Hasher> {
+    pub fn new(cost: u32, pool: Arc<HashPool>) -> AppResult<Hasher> {
         let dummy_hash = hash_blocking("turnstile-dummy-password-for-timing", cost)?;
-        Ok(Hasher { cost, dummy_hash })
+        Ok(Hasher {
+            cost,
+            pool,
+            dummy_hash,
+        })
+    }
+
+    pub fn pool(&self) -> &HashPool {
+        &self.pool
     }
 
     pub fn cost(&self) -> u32 {
@@ -47,22 +58,24 @@ impl Hasher {
 
     pub async fn hash(&self, password: Password) -> AppResult<String> {
         let cost = self.cost;
-        web::block(move || hash_blocking(password.expose(), cost)).await?
+        self.pool
+            .run(move || hash_blocking(password.expose(), cost))
+            .await?
     }
 
     /// Checks `password` against `hash`, or against the dummy hash when there is
     /// no account, so both cases take the same time. Returns false for the latter.
     pub async fn verify(&self, password: String, hash: Option<String>) -> AppResult<bool> {
         let dummy = self.dummy_hash.clone();
-        web::block(move || match hash {
-            Some(h) => verify_blocking(&password, &h),
-            None => {
-                let _ = verify_blocking(&password, &dummy);
-                false
-            }
-        })
-        .await
-        .map_err(AppError::from)
+        self.pool
+            .run(move || match hash {
+                Some(h) => verify_blocking(&password, &h),
+                None => {
+                    let _ = verify_blocking(&password, &dummy);
+                    false
+                }
+            })
+            .await
     }
 }
 

@@ -140,6 +140,10 @@ mod tests {
             audience: "turnstile".into(),
             login_max_failures: 5,
             login_window_secs: 900,
+            bcrypt_threads: 1,
+            bcrypt_queue: 4,
+            cache_capacity: 10,
+            cache_ttl_secs: 60,
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod manager;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -52,6 +53,10 @@ pub struct Db {
     /// failing with SQLITE_BUSY when a deferred transaction upgrades to a write.
     write_lock: Option<Arc<Mutex<()>>>,
     backend: Backend,
+    /// Database round-trips started through this handle (reads and transactions):
+    /// proves the authenticated hot path makes none.
+    calls: Arc<AtomicU64>,
+    url: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +94,8 @@ impl Db {
             pool,
             write_lock,
             backend,
+            calls: Arc::new(AtomicU64::new(0)),
+            url: settings.url.clone(),
         })
     }
 
@@ -115,6 +122,7 @@ impl Db {
         F: FnOnce(&mut Conn) -> AppResult<R> + Send + 'static,
         R: Send + 'static,
     {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let pool = self.pool.clone();
         web::block(move || {
             let mut conn = pool.get()?;
@@ -138,6 +146,7 @@ impl Db {
     where
         F: FnOnce(&mut Conn) -> AppResult<R>,
     {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let _guard = match &self.write_lock {
             Some(lock) => Some(lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())),
             None => None,
@@ -154,6 +163,15 @@ impl Db {
         })
         .await
         .is_ok()
+    }
+
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The PostgreSQL URL, for connections that live outside the pool (LISTEN).
+    pub fn postgres_url(&self) -> Option<&str> {
+        (self.backend == Backend::Postgres).then_some(self.url.as_str())
     }
 
     pub fn pool_state(&self) -> (u32, u32) {

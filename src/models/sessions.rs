@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::Conn;
+use crate::models::users::User;
 use crate::schema::{sessions, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Insertable)]
@@ -26,34 +27,18 @@ impl Session {
     }
 }
 
-/// What the bearer middleware needs to know about a token's user and session.
-#[derive(Debug, Queryable)]
-pub struct AuthState {
-    pub role: String,
-    pub disabled: bool,
-    pub password_version: i32,
-    pub session_revoked_at: Option<NaiveDateTime>,
-    pub session_expires_at: NaiveDateTime,
-}
-
-/// One query: the user's current role, status and password version, and whether
-/// the token's session still stands. `None` when either is gone.
-pub fn auth_state(
+/// One query: the user's current row and the token's session, or `None` when either
+/// is gone or they do not belong together.
+pub fn with_user(
     conn: &mut Conn,
     user_id: i64,
     session_id: &str,
-) -> QueryResult<Option<AuthState>> {
+) -> QueryResult<Option<(User, Session)>> {
     sessions::table
         .inner_join(users::table)
         .filter(sessions::id.eq(session_id))
         .filter(sessions::user_id.eq(user_id))
-        .select((
-            users::role,
-            users::disabled,
-            users::password_version,
-            sessions::revoked_at,
-            sessions::expires_at,
-        ))
+        .select((User::as_select(), Session::as_select()))
         .first(conn)
         .optional()
 }

@@ -9,7 +9,7 @@ use crate::domain::Password;
 use crate::error::{AppResult, ErrorBody};
 use crate::net::ClientInfo;
 use crate::routes::auth::required;
-use crate::services::{admin, auth as service};
+use crate::services::auth as service;
 use crate::state::AppState;
 use crate::views::{TokenPairView, UserView};
 
@@ -20,8 +20,9 @@ use crate::views::{TokenPairView, UserView};
     security(("bearer" = []))
 )]
 #[get("/profile")]
-pub async fn get(state: web::Data<AppState>, user: AuthUser) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(admin::get_user(&state, user.id).await?))
+pub async fn get(user: AuthUser) -> HttpResponse {
+    // The row the bearer middleware just validated: no second lookup.
+    HttpResponse::Ok().json(UserView::from(&*user.user))
 }
 
 #[derive(Deserialize, ToSchema)]

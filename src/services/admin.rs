@@ -4,6 +4,7 @@
 use chrono::Duration;
 
 use crate::auth::AuthUser;
+use crate::cache::Change;
 use crate::db::Conn;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
@@ -82,8 +83,7 @@ pub async fn update_user(
 ) -> AppResult<UserView> {
     let actor_id = actor.id;
     let user = state
-        .db
-        .transaction(move |conn| {
+        .change(move |conn, changed| {
             let at = now();
             let before = find_for_update(conn, id)?;
             let role = patch.role.unwrap_or(before.role());
@@ -93,6 +93,7 @@ pub async fn update_user(
                 ensure_not_last_admin(conn, &before)?;
             }
             users::update_role_and_disabled(conn, id, role, disabled, at)?;
+            changed.push(Change::User(id));
             let event = |name| {
                 NewAuditEvent::new(name, at)
                     .actor(actor_id)
@@ -111,6 +112,7 @@ pub async fn update_user(
                 // back tokens issued before.
                 let (name, revoked) = if disabled {
                     let n = sessions::revoke_all_for_user(conn, id, None, at)?;
+                    changed.push(Change::AllSessions(id));
                     (action::USER_DISABLED, n)
                 } else {
                     (action::USER_ENABLED, 0)
@@ -132,11 +134,11 @@ pub async fn delete_user(
 ) -> AppResult<()> {
     let actor_id = actor.id;
     state
-        .db
-        .transaction(move |conn| {
+        .change(move |conn, changed| {
             let target = find_for_update(conn, id)?;
             ensure_not_last_admin(conn, &target)?;
             users::delete(conn, id)?;
+            changed.extend([Change::User(id), Change::AllSessions(id)]);
             login_failures::clear_email(conn, &target.email)?;
             audit::record(
                 conn,
@@ -159,11 +161,11 @@ pub async fn revoke_sessions(
 ) -> AppResult<()> {
     let actor_id = actor.id;
     state
-        .db
-        .transaction(move |conn| {
+        .change(move |conn, changed| {
             let at = now();
             find_for_update(conn, id)?;
             let count = sessions::revoke_all_for_user(conn, id, None, at)?;
+            changed.push(Change::AllSessions(id));
             audit::record(
                 conn,
                 NewAuditEvent::new(action::SESSIONS_REVOKED, at)

@@ -4,6 +4,7 @@ use chrono::Duration;
 
 use crate::auth::refresh::hash_token;
 use crate::auth::AuthUser;
+use crate::cache::Change;
 use crate::domain::{Email, Password, Role};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
@@ -142,10 +143,10 @@ pub async fn login(
             }
             let ttl = state.settings.auth.refresh_token_ttl_secs;
             let (user, grant) = state
-                .db
-                .transaction(move |conn| {
+                .change(move |conn, changed| {
                     let at = now();
                     users::touch_last_login(conn, user.id, at)?;
+                    changed.push(Change::User(user.id));
                     login_failures::clear_email(conn, &user.email)?;
                     let grant = sessions::start(conn, &user, &client, ttl, at)?;
                     audit::record(
@@ -214,8 +215,7 @@ pub async fn refresh(
     let hash = hash_token(presented);
     let reuse_interval = Duration::seconds(state.settings.auth.refresh_reuse_interval_secs as i64);
     let outcome = state
-        .db
-        .transaction(move |conn| {
+        .change(move |conn, changed| {
             let at = now();
             let Some((token, session)) = refresh_tokens::find_by_hash(conn, &hash)? else {
                 return Ok(RefreshOutcome::Invalid);
@@ -227,6 +227,7 @@ pub async fn refresh(
                 Some(u) if !u.disabled && u.password_version == session.password_version => u,
                 _ => {
                     session_rows::revoke(conn, &session.id, at)?;
+                    changed.push(Change::Session(session.id));
                     return Ok(RefreshOutcome::Revoked);
                 }
             };
@@ -234,6 +235,7 @@ pub async fn refresh(
                 let spent_at = refresh_tokens::used_at(conn, token.id)?.unwrap_or(at);
                 if reuse_interval.is_zero() || at - spent_at >= reuse_interval {
                     session_rows::revoke(conn, &session.id, at)?;
+                    changed.push(Change::Session(session.id.clone()));
                     audit::record(
                         conn,
                         NewAuditEvent::new(action::REFRESH_REUSE_DETECTED, at)
@@ -273,14 +275,15 @@ pub async fn logout(
 ) -> AppResult<()> {
     let (uid, sid) = (user.id, user.session_id.clone());
     state
-        .db
-        .transaction(move |conn| {
+        .change(move |conn, changed| {
             let at = now();
             session_rows::revoke(conn, &sid, at)?;
+            changed.push(Change::Session(sid.clone()));
             if let Some(t) = refresh_token {
                 if let Some((_, s)) = refresh_tokens::find_by_hash(conn, &hash_token(&t))? {
                     if s.user_id == uid {
                         session_rows::revoke(conn, &s.id, at)?;
+                        changed.push(Change::Session(s.id));
                     }
                 }
             }
@@ -322,14 +325,14 @@ pub async fn change_password(
     let hash = state.hasher.hash(new).await?;
     let ttl = state.settings.auth.refresh_token_ttl_secs;
     let (user, grant) = state
-        .db
-        .transaction(move |conn| {
+        .change(move |conn, changed| {
             let at = now();
             if users::set_password(conn, uid, &hash, user.password_version, at)? == 0 {
                 // Someone changed it between our check and now.
                 return Err(AppError::Conflict);
             }
             session_rows::revoke_all_for_user(conn, uid, None, at)?;
+            changed.extend([Change::User(uid), Change::AllSessions(uid)]);
             let user = users::find(conn, uid)?.ok_or(AppError::InvalidToken)?;
             let grant = sessions::start(conn, &user, &client, ttl, at)?;
             audit::record(

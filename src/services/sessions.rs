@@ -4,6 +4,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use crate::auth::refresh::{hash_token, new_id, new_refresh_token};
 use crate::auth::AuthUser;
+use crate::cache::Change;
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
@@ -109,12 +110,12 @@ pub async fn revoke_own(
 ) -> AppResult<()> {
     let uid = user.id;
     state
-        .db
-        .transaction(move |conn| {
+        .change(move |conn, changed| {
             let at = now();
             match sessions::find(conn, &session_id)? {
                 Some(s) if s.user_id == uid && s.is_live(at) => {
                     sessions::revoke(conn, &s.id, at)?;
+                    changed.push(Change::Session(s.id.clone()));
                     audit::record(
                         conn,
                         NewAuditEvent::new(action::SESSION_REVOKED, at)

@@ -87,6 +87,8 @@ pub struct TestApp {
 pub enum Cleanup {
     SqliteFile(std::path::PathBuf),
     PostgresDb(String),
+    /// Another instance owns the database.
+    Nothing,
 }
 
 impl Drop for TestApp {
@@ -110,6 +112,7 @@ impl Drop for TestApp {
                 })
                 .join();
             }
+            Cleanup::Nothing => {}
         }
     }
 }
@@ -172,6 +175,16 @@ async fn start(settings: Settings, cleanup: Cleanup) -> TestApp {
             .expect("client"),
         state,
         cleanup,
+    }
+}
+
+impl TestApp {
+    /// A second instance of the app on the same database, secret and settings, as
+    /// behind a load balancer.
+    pub async fn second_instance(&self) -> TestApp {
+        let mut settings = (*self.state.settings).clone();
+        settings.server.port = 0;
+        start(settings, Cleanup::Nothing).await
     }
 }
 

@@ -9,5 +9,6 @@ mod login;
 mod openapi;
 mod profile;
 mod register;
+mod scale;
 mod sessions;
 mod tokens;

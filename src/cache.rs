@@ -1,0 +1,212 @@
+//! The in-process cache of what the bearer middleware checks on every request: the
+//! user's current row (role, disabled, password version, profile) and the session's
+//! state. A hit costs no database round-trip. Bounded (LRU-like, by entry count) with
+//! a TTL as a safety net; changes invalidate entries explicitly (see `changes`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use moka::sync::Cache;
+
+use crate::models::sessions::Session;
+use crate::models::users::User;
+
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    pub user_id: i64,
+    pub revoked: bool,
+    pub expires_at: NaiveDateTime,
+}
+
+impl From<&Session> for SessionState {
+    fn from(s: &Session) -> Self {
+        SessionState {
+            user_id: s.user_id,
+            revoked: s.revoked_at.is_some(),
+            expires_at: s.expires_at,
+        }
+    }
+}
+
+/// One change to auth state, as invalidated locally and broadcast to other instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The user's row changed (role, disabled, password, last login) or it was deleted.
+    User(i64),
+    /// One session was revoked.
+    Session(String),
+    /// Every session of the user was revoked.
+    AllSessions(i64),
+}
+
+pub struct AuthCache {
+    users: Cache<i64, Arc<User>>,
+    sessions: Cache<String, SessionState>,
+    /// Bumped by every invalidation. A loader that read the database before a bump
+    /// must not store what it read: it may predate the change.
+    epoch: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    /// Random per process: marks this instance's own change broadcasts.
+    instance: String,
+}
+
+impl AuthCache {
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    pub fn new(capacity: u64, ttl: Duration) -> AuthCache {
+        AuthCache {
+            users: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
+            sessions: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build(),
+            epoch: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            instance: crate::auth::refresh::new_id(),
+        }
+    }
+
+    /// Both entries, or `None` (a miss) if either is absent.
+    pub fn get(&self, user_id: i64, session_id: &str) -> Option<(Arc<User>, SessionState)> {
+        let found = self
+            .users
+            .get(&user_id)
+            .and_then(|u| self.sessions.get(session_id).map(|s| (u, s)));
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Stores what a loader read, unless an invalidation happened since `epoch`.
+    pub fn fill(&self, epoch: u64, user: Arc<User>, session_id: &str, session: SessionState) {
+        if self.epoch() != epoch {
+            return;
+        }
+        self.users.insert(user.id, user);
+        self.sessions.insert(session_id.to_string(), session);
+        // An invalidation that raced the two inserts must win.
+        if self.epoch() != epoch {
+            self.users.invalidate_all();
+            self.sessions.invalidate_all();
+        }
+    }
+
+    pub fn apply(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        for change in changes {
+            match change {
+                Change::User(id) => self.users.invalidate(id),
+                Change::Session(sid) => self.sessions.invalidate(sid),
+                Change::AllSessions(id) => {
+                    let id = *id;
+                    if self
+                        .sessions
+                        .invalidate_entries_if(move |_, s| s.user_id == id)
+                        .is_err()
+                    {
+                        self.sessions.invalidate_all();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets everything: after a lost change feed, nothing cached can be trusted.
+    pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.users.invalidate_all();
+        self.sessions.invalidate_all();
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    pub fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn user(id: i64) -> Arc<User> {
+        let now = Utc::now().naive_utc();
+        Arc::new(User {
+            id,
+            email: format!("u{id}@example.com"),
+            password_hash: String::new(),
+            role: "user".into(),
+            disabled: false,
+            password_version: 1,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        })
+    }
+
+    fn session(user_id: i64) -> SessionState {
+        SessionState {
+            user_id,
+            revoked: false,
+            expires_at: Utc::now().naive_utc(),
+        }
+    }
+
+    fn cache() -> AuthCache {
+        AuthCache::new(100, Duration::from_secs(60))
+    }
+
+    #[test]
+    fn a_filled_entry_is_a_hit_until_invalidated() {
+        let c = cache();
+        assert!(c.get(1, "s").is_none());
+        c.fill(c.epoch(), user(1), "s", session(1));
+        assert!(c.get(1, "s").is_some());
+        c.apply(&[Change::User(1)]);
+        assert!(c.get(1, "s").is_none());
+        assert_eq!((c.hits(), c.misses()), (1, 2));
+    }
+
+    #[test]
+    fn revoking_all_sessions_of_a_user_spares_other_users() {
+        let c = cache();
+        c.fill(c.epoch(), user(1), "a", session(1));
+        c.fill(c.epoch(), user(2), "b", session(2));
+        c.apply(&[Change::AllSessions(1)]);
+        assert!(c.get(1, "a").is_none());
+        assert!(c.get(2, "b").is_some());
+    }
+
+    #[test]
+    fn a_load_that_raced_an_invalidation_is_not_stored() {
+        let c = cache();
+        let epoch = c.epoch();
+        c.apply(&[Change::Session("other".into())]);
+        c.fill(epoch, user(1), "s", session(1));
+        assert!(c.get(1, "s").is_none());
+    }
+}
