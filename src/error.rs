@@ -142,7 +142,6 @@ impl ResponseError for AppError {
             }
             _ => {}
         }
-        res.insert_header((header::CACHE_CONTROL, "no-store"));
         res.json(ErrorBody {
             error: self.code(),
             message: self.public_message(),

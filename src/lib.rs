@@ -7,6 +7,8 @@ pub mod changes;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod metrics;
+pub mod middleware;
 pub mod models;
 pub mod net;
 pub mod routes;

@@ -1,4 +1,4 @@
-//! The `turnstile` binary: `serve` (default), `migrate`, `create-admin`.
+//! The `turnstile` binary: `serve` (default), `migrate`, `create-admin`, `healthcheck`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -10,6 +10,7 @@ use turnstile::db::Db;
 use turnstile::domain::{Email, Password};
 use turnstile::settings::Settings;
 use turnstile::startup::Application;
+use turnstile::telemetry::LogFormat;
 
 #[derive(Parser)]
 #[command(
@@ -36,22 +37,24 @@ enum Command {
         #[arg(long, value_name = "VAR")]
         password_env: Option<String>,
     },
+    /// Exit 0 when the local server answers GET /health with 200 (container probes).
+    Healthcheck,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    turnstile::telemetry::init();
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
-            log::error!("configuration error: {e}");
             eprintln!("turnstile: configuration error: {e}");
             return ExitCode::from(2);
         }
     };
+    turnstile::telemetry::init_with(settings.log_format().unwrap_or(LogFormat::Text));
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
+        Command::Healthcheck => healthcheck(&settings),
         Command::CreateAdmin {
             email,
             password_env,
@@ -109,4 +112,42 @@ fn admin(settings: &Settings, email: &str, password_env: Option<&str>) -> Result
         .map_err(|e| e.to_string())?;
     println!("created admin {} (id {})", user.email, user.id);
     Ok(())
+}
+
+fn healthcheck(settings: &Settings) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    // A wildcard bind address is reached through loopback.
+    let host = match settings.server.host.as_str() {
+        "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+        h => h,
+    };
+    let addr = format!("{host}:{}", settings.server.port);
+    let timeout = Duration::from_secs(3);
+    let sock = std::net::ToSocketAddrs::to_socket_addrs(&addr)
+        .map_err(|e| format!("{addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr}: no address"))?;
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&sock, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    write!(stream, "GET /health HTTP/1.0\r\nHost: {host}\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| e.to_string())?;
+    let status_ok = response
+        .lines()
+        .next()
+        .is_some_and(|l| l.split_whitespace().nth(1) == Some("200"));
+    if status_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "unhealthy: {}",
+            response.lines().next().unwrap_or("no answer")
+        ))
+    }
 }

@@ -6,6 +6,7 @@ use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
 use crate::secret::Secret;
+use crate::telemetry::LogFormat;
 
 /// `config/default.toml` is compiled in, so the binary runs from any directory.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -22,6 +23,40 @@ pub struct Settings {
     pub auth: AuthSettings,
     #[serde(default)]
     pub bootstrap: BootstrapSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            enabled: false,
+            host: "127.0.0.1".into(),
+            port: 9464,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +69,12 @@ pub struct ServerSettings {
     pub trusted_proxies: String,
     pub json_limit_bytes: usize,
     pub workers: usize,
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout_secs: u64,
+}
+
+fn default_shutdown_timeout() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -178,8 +219,16 @@ impl Settings {
         Ok(())
     }
 
+    pub fn log_format(&self) -> Result<LogFormat, SettingsError> {
+        LogFormat::parse(&self.log.format).ok_or(SettingsError::Invalid {
+            key: "APP__LOG__FORMAT",
+            reason: "must be \"text\" or \"json\"".into(),
+        })
+    }
+
     /// Applies the rules no type can express.
     pub fn check(&self) -> Result<(), SettingsError> {
+        self.log_format()?;
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return Err(SettingsError::Invalid {
                 key: "APP__AUTH__BCRYPT_COST",

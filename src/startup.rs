@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
-use actix_web::middleware::Logger;
+use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::AppExt;
 
@@ -17,6 +17,8 @@ use crate::bootstrap;
 use crate::cache::AuthCache;
 use crate::changes;
 use crate::db::{Db, DbInitError};
+use crate::metrics::Metrics;
+use crate::middleware::request_context;
 use crate::routes;
 use crate::services::sessions::purge_expired;
 use crate::settings::Settings;
@@ -46,6 +48,8 @@ pub struct Application {
     port: u16,
     host: String,
     server: Server,
+    /// The metrics listener's port and server, when enabled.
+    metrics: Option<(u16, Server)>,
     state: web::Data<AppState>,
 }
 
@@ -85,6 +89,7 @@ impl Application {
         let state = web::Data::new(AppState {
             db,
             cache,
+            metrics: Arc::new(Metrics::new().map_err(|e| StartupError::Other(e.to_string()))?),
             tokens: TokenService::new(&settings.auth),
             hasher,
             trusted_proxies: settings.trusted_proxies(),
@@ -94,10 +99,26 @@ impl Application {
             settings: Arc::new(settings),
         });
         let server = serve(listener, state.clone())?;
+        let metrics = if state.settings.metrics.enabled {
+            let m = &state.settings.metrics;
+            let addr = format!("{}:{}", m.host, m.port);
+            let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+            let port = listener
+                .local_addr()
+                .map_err(|e| StartupError::Other(e.to_string()))?
+                .port();
+            Some((port, serve_metrics(listener, state.clone())?))
+        } else {
+            None
+        };
         Ok(Application {
             port: local.port(),
             host: state.settings.server.host.clone(),
             server,
+            metrics,
             state,
         })
     }
@@ -110,13 +131,39 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM drain in-flight requests first).
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: stops accepting,
+    /// lets in-flight requests finish (bounded by `server.shutdown_timeout_secs`),
+    /// closes the database pool when the state is dropped, and returns Ok.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let line = format!("listening on http://{}:{}", self.host, self.port);
         log::info!("{line}");
         println!("{line}");
-        actix_web::rt::spawn(purge_periodically(self.state.clone()));
-        self.server.await
+        let purge = actix_web::rt::spawn(purge_periodically(self.state.clone()));
+        let handles: Vec<ServerHandle> = std::iter::once(self.server.handle())
+            .chain(self.metrics.as_ref().map(|(_, s)| s.handle()))
+            .collect();
+        actix_web::rt::spawn(async move {
+            if shutdown_signal().await.is_ok() {
+                log::info!("shutdown signal received: draining in-flight requests");
+                for handle in &handles {
+                    handle.stop(true).await;
+                }
+            }
+        });
+        let result = match self.metrics {
+            Some((_, metrics)) => {
+                let (main, _) = futures_util::future::join(self.server, metrics).await;
+                main
+            }
+            None => self.server.await,
+        };
+        purge.abort();
+        log::info!("server stopped");
+        result
     }
 }
 
@@ -134,11 +181,57 @@ fn cors(settings: &Settings) -> Cors {
     cors
 }
 
+/// Resolves on SIGTERM or SIGINT (actix's own handling treats SIGINT as a hard stop).
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use actix_web::rt::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let ctrl_c = std::pin::pin!(actix_web::rt::signal::ctrl_c());
+        let term = std::pin::pin!(term.recv());
+        futures_util::future::select(ctrl_c, term).await;
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        actix_web::rt::signal::ctrl_c().await
+    }
+}
+
+fn serve_metrics(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+) -> Result<Server, StartupError> {
+    let timeout = state_timeout(&state);
+    let server =
+        HttpServer::new(move || App::new().app_data(state.clone()).service(metrics_endpoint))
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(timeout)
+            .listen(listener)
+            .map_err(|e| StartupError::Other(e.to_string()))?
+            .run();
+    Ok(server)
+}
+
+/// Prometheus text format; served only on the metrics listener.
+#[actix_web::get("/metrics")]
+async fn metrics_endpoint(state: web::Data<AppState>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&state))
+}
+
+fn state_timeout(state: &web::Data<AppState>) -> u64 {
+    state.settings.server.shutdown_timeout_secs
+}
+
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartupError> {
     let workers = match state.settings.server.workers {
-        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        0 => crate::settings::cores(),
         n => n,
     };
+    let shutdown_timeout = state_timeout(&state);
     let json_limit = state.settings.server.json_limit_bytes;
     let server = HttpServer::new(move || {
         App::new()
@@ -148,9 +241,10 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
             .app_data(routes::path_config())
             .wrap(routes::fallback_error_handlers())
             .wrap(cors(&state.settings))
+            .wrap(from_fn(request_context))
             // Method and path only: query strings may carry search terms (emails).
             .wrap(
-                Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms"#)
+                Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms id=%{x-request-id}o"#)
                     .custom_request_replace("METHOD", |req| req.method().to_string())
                     .exclude("/health"),
             )
@@ -160,6 +254,8 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
             .default_service(web::to(routes::not_found))
     })
     .workers(workers)
+    .shutdown_timeout(shutdown_timeout)
+    .disable_signals()
     .listen(listener)
     .map_err(|e| StartupError::Other(e.to_string()))?
     .run();

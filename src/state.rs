@@ -9,11 +9,13 @@ use crate::cache::{AuthCache, Change};
 use crate::changes;
 use crate::db::{Conn, Db};
 use crate::error::AppResult;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 
 pub struct AppState {
     pub db: Db,
     pub cache: Arc<AuthCache>,
+    pub metrics: Arc<Metrics>,
     pub tokens: TokenService,
     pub hasher: Hasher,
     pub settings: Arc<Settings>,

@@ -250,3 +250,119 @@ fn the_bootstrap_admin_is_created_once_and_can_log_in() {
     assert!(out.contains(" 200 "), "{out}");
     assert!(out.contains(r#""role":"admin""#), "{out}");
 }
+
+fn sigterm(server: &Server) {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+fn wait_for_exit(server: &mut Server, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = server.0.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not exit in {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn post_json(port: u16, path: &str, body: &str) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
+    let db = TempDb::new("shutdown");
+    let mut cmd = turnstile("development", &db);
+    // A slow hash keeps the login in flight while the signal arrives.
+    cmd.env("APP__AUTH__BCRYPT_COST", "13");
+    let (mut server, port) = serve(cmd);
+    let body = r#"{"email":"drain@example.com","password":"correct horse battery"}"#;
+    assert!(post_json(port, "/auth/register", body).contains(" 201 "));
+
+    let in_flight = std::thread::spawn(move || post_json(port, "/auth/login", body));
+    std::thread::sleep(Duration::from_millis(150));
+    sigterm(&server);
+    let answer = in_flight.join().unwrap();
+    assert!(
+        answer.contains(" 200 "),
+        "in-flight login was cut off: {answer}"
+    );
+    let status = wait_for_exit(&mut server, Duration::from_secs(15));
+    assert!(status.success(), "exit status {status:?}");
+    // Nothing is accepted any more.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn json_log_format_writes_one_json_object_per_line() {
+    let db = TempDb::new("jsonlog");
+    let log_path = db.0.with_file_name("stderr.log");
+    std::fs::create_dir_all(log_path.parent().unwrap()).unwrap();
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut cmd = turnstile("development", &db);
+    cmd.env("APP__LOG__FORMAT", "json")
+        .env("APP__SERVER__PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log));
+    let mut child = cmd.spawn().expect("spawn");
+    let stdout = child.stdout.take().unwrap();
+    let mut server = Server(child);
+    let line = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let port: u16 = line.rsplit(':').next().unwrap().trim().parse().unwrap();
+    assert!(http_get(port, "/api/profile").contains(" 401 "));
+    sigterm(&server);
+    wait_for_exit(&mut server, Duration::from_secs(15));
+
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    let mut saw_listening = false;
+    let mut saw_request = false;
+    for line in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        for key in ["ts", "level", "target", "message"] {
+            assert!(v.get(key).is_some(), "{key} missing: {line}");
+        }
+        let msg = v["message"].as_str().unwrap();
+        saw_listening |= msg.contains("listening on http://");
+        saw_request |= msg.contains("/api/profile") && msg.contains("id=");
+    }
+    assert!(saw_listening && saw_request, "{text}");
+}
+
+#[test]
+fn healthcheck_reports_whether_the_local_server_answers() {
+    let db = TempDb::new("healthcheck");
+    let (server, port) = serve(turnstile("development", &db));
+    let check = || {
+        turnstile("development", &db)
+            .arg("healthcheck")
+            .env("APP__SERVER__PORT", port.to_string())
+            .output()
+            .expect("run")
+            .status
+            .success()
+    };
+    assert!(check());
+    drop(server);
+    assert!(!check());
+}

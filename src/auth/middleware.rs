@@ -5,7 +5,7 @@ use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
@@ -124,11 +124,13 @@ impl FromRequest for AuthUser {
 pub async fn require_admin(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let role = req.extensions().get::<AuthUser>().map(|u| u.role);
-    match role {
-        Some(Role::Admin) => next.call(req).await,
-        Some(Role::User) => Err(AppError::Forbidden.into()),
-        None => Err(AppError::MissingToken.into()),
-    }
+    let refusal = match role {
+        Some(Role::Admin) => return Ok(next.call(req).await?.map_into_left_body()),
+        Some(Role::User) => AppError::Forbidden,
+        None => AppError::MissingToken,
+    };
+    // Answered here rather than raised, like the bearer middleware does.
+    Ok(req.error_response(refusal).map_into_right_body())
 }

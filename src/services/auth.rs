@@ -109,7 +109,8 @@ pub async fn login(
         .await?;
     let user = match check {
         LoginCheck::Locked(retry_after_secs) => {
-            return Err(AppError::TooManyAttempts { retry_after_secs })
+            state.metrics.login("locked");
+            return Err(AppError::TooManyAttempts { retry_after_secs });
         }
         LoginCheck::Proceed(user) => user,
     };
@@ -139,6 +140,7 @@ pub async fn login(
                         Ok(())
                     })
                     .await?;
+                state.metrics.login("disabled");
                 return Err(AppError::AccountDisabled);
             }
             let ttl = state.settings.auth.refresh_token_ttl_secs;
@@ -161,11 +163,12 @@ pub async fn login(
                     Ok((user, grant))
                 })
                 .await?;
+            state.metrics.login("success");
             token_pair(state, &user, grant)
         }
         user => {
             let target = user.map(|u| u.id);
-            state
+            let locked = state
                 .db
                 .transaction(move |conn| {
                     let at = now();
@@ -188,9 +191,13 @@ pub async fn login(
                         }
                         audit::record(conn, event)?;
                     }
-                    Ok(())
+                    Ok(locked)
                 })
                 .await?;
+            if locked {
+                state.metrics.lockouts.inc();
+            }
+            state.metrics.login("invalid_credentials");
             Err(AppError::InvalidCredentials)
         }
     }
@@ -198,8 +205,11 @@ pub async fn login(
 
 enum RefreshOutcome {
     Rotated(User, Grant),
-    /// The session was revoked in the transaction; the caller answers 401 after commit.
+    /// The session was revoked in the transaction (user disabled, deleted or with a
+    /// new password); the caller answers 401 after commit.
     Revoked,
+    /// A spent token came back after the reuse interval: the session was revoked.
+    ReuseDetected,
     Invalid,
 }
 
@@ -243,7 +253,7 @@ pub async fn refresh(
                             .ip(client.ip.as_deref())
                             .detail(serde_json::json!({ "session_id": session.id })),
                     )?;
-                    return Ok(RefreshOutcome::Revoked);
+                    return Ok(RefreshOutcome::ReuseDetected);
                 }
             }
             session_rows::touch(conn, &session.id, at)?;
@@ -259,8 +269,22 @@ pub async fn refresh(
         })
         .await?;
     match outcome {
-        RefreshOutcome::Rotated(user, grant) => token_pair(state, &user, grant),
-        RefreshOutcome::Revoked | RefreshOutcome::Invalid => Err(AppError::InvalidRefreshToken),
+        RefreshOutcome::Rotated(user, grant) => {
+            state.metrics.refresh("success");
+            token_pair(state, &user, grant)
+        }
+        RefreshOutcome::ReuseDetected => {
+            state.metrics.refresh("reuse_detected");
+            Err(AppError::InvalidRefreshToken)
+        }
+        RefreshOutcome::Revoked => {
+            state.metrics.refresh("revoked");
+            Err(AppError::InvalidRefreshToken)
+        }
+        RefreshOutcome::Invalid => {
+            state.metrics.refresh("invalid");
+            Err(AppError::InvalidRefreshToken)
+        }
     }
 }
 

@@ -79,6 +79,8 @@ fn unique_name() -> String {
 
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener, when the test enabled it.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub state: web::Data<AppState>,
     cleanup: Cleanup,
@@ -165,10 +167,12 @@ async fn start(settings: Settings, cleanup: Cleanup) -> TestApp {
         .await
         .expect("application builds");
     let port = app.port();
+    let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     let state = app.state();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        metrics_address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

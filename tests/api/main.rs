@@ -7,6 +7,7 @@ mod health;
 mod lockout;
 mod login;
 mod openapi;
+mod operations;
 mod profile;
 mod register;
 mod scale;

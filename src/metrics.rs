@@ -1,0 +1,147 @@
+//! Prometheus metrics: what happened (requests, logins, refreshes, lockouts) and how
+//! the machinery is doing (bcrypt queue, database pool, auth cache), served in the
+//! text format on a separate, non-public listener.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+use crate::state::AppState;
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub logins: IntCounterVec,
+    pub refreshes: IntCounterVec,
+    pub lockouts: IntCounter,
+    bcrypt_queue_depth: IntGauge,
+    db_connections: prometheus::IntGaugeVec,
+    db_calls: IntGauge,
+    cache_hits: IntGauge,
+    cache_misses: IntGauge,
+    cache_hit_ratio: prometheus::Gauge,
+}
+
+fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
+    // Names are fixed and unique here, so registration cannot collide.
+    let _ = registry.register(Box::new(metric.clone()));
+    metric
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new_custom(Some("turnstile".into()), None)?;
+        let r = &registry;
+        Ok(Metrics {
+            http_requests: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "http_requests_total",
+                        "HTTP requests by route pattern and status",
+                    ),
+                    &["method", "route", "status"],
+                )?,
+            ),
+            http_duration: register(
+                r,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "http_request_duration_seconds",
+                        "HTTP request latency by route pattern",
+                    )
+                    .buckets(vec![
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                        5.0,
+                    ]),
+                    &["method", "route"],
+                )?,
+            ),
+            logins: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("logins_total", "Login attempts by outcome"),
+                    &["outcome"],
+                )?,
+            ),
+            refreshes: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("refreshes_total", "Refresh attempts by outcome"),
+                    &["outcome"],
+                )?,
+            ),
+            lockouts: register(
+                r,
+                IntCounter::new("lockouts_total", "Accounts or IPs locked out")?,
+            ),
+            bcrypt_queue_depth: register(
+                r,
+                IntGauge::new("bcrypt_queue_depth", "bcrypt jobs queued or running")?,
+            ),
+            db_connections: register(
+                r,
+                prometheus::IntGaugeVec::new(
+                    Opts::new("db_pool_connections", "Database pool connections by state"),
+                    &["state"],
+                )?,
+            ),
+            db_calls: register(
+                r,
+                IntGauge::new("db_calls_total", "Database round-trips started")?,
+            ),
+            cache_hits: register(
+                r,
+                IntGauge::new("auth_cache_hits_total", "Auth cache hits")?,
+            ),
+            cache_misses: register(
+                r,
+                IntGauge::new("auth_cache_misses_total", "Auth cache misses")?,
+            ),
+            cache_hit_ratio: register(
+                r,
+                prometheus::Gauge::new(
+                    "auth_cache_hit_ratio",
+                    "Auth cache hits / lookups since start",
+                )?,
+            ),
+            registry,
+        })
+    }
+
+    /// Samples the gauges and renders everything in the Prometheus text format.
+    pub fn render(&self, state: &AppState) -> String {
+        self.bcrypt_queue_depth
+            .set(state.hasher.pool().depth() as i64);
+        let (connections, idle) = state.db.pool_state();
+        self.db_connections
+            .with_label_values(&["in_use"])
+            .set(i64::from(connections.saturating_sub(idle)));
+        self.db_connections
+            .with_label_values(&["idle"])
+            .set(i64::from(idle));
+        self.db_calls.set(state.db.calls() as i64);
+        let (hits, misses) = (state.cache.hits(), state.cache.misses());
+        self.cache_hits.set(hits as i64);
+        self.cache_misses.set(misses as i64);
+        let lookups = hits + misses;
+        self.cache_hit_ratio.set(if lookups == 0 {
+            0.0
+        } else {
+            hits as f64 / lookups as f64
+        });
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    pub fn login(&self, outcome: &str) {
+        self.logins.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn refresh(&self, outcome: &str) {
+        self.refreshes.with_label_values(&[outcome]).inc();
+    }
+}
