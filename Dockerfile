@@ -64,10 +64,11 @@ ENV APP_ENV=production \
 VOLUME /app/data
 EXPOSE 8080
 
-# No curl in the image: bash's /dev/tcp speaks just enough HTTP for /health
-# (liveness; /ready is the readiness probe and also checks the database).
-HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-    CMD bash -c 'exec 3<>/dev/tcp/127.0.0.1/${APP__SERVER__PORT:-8080} && printf "GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 && grep -q "200 OK" <&3'
+# The binary checks itself: `turnstile healthcheck` GETs /health on the configured
+# port and exits 0 on 200 (liveness; /ready is the readiness probe and also checks
+# the database). No curl or shell needed in the image.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["turnstile", "healthcheck"]
 
 USER turnstile
 ENTRYPOINT ["turnstile"]

@@ -35,4 +35,5 @@ if ! ensure_postgres; then
 fi
 
 cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked "$@"

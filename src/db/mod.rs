@@ -147,10 +147,10 @@ impl Db {
         F: FnOnce(&mut Conn) -> AppResult<R>,
     {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let _guard = match &self.write_lock {
-            Some(lock) => Some(lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())),
-            None => None,
-        };
+        let _guard = self
+            .write_lock
+            .as_ref()
+            .map(|lock| lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
         let mut conn = self.pool.get()?;
         (*conn).transaction(f)
     }
