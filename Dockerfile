@@ -20,9 +20,11 @@ WORKDIR /build
 # 1. Dependencies only, against stub sources, so this layer is reused until
 #    Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+# (benches/auth.rs is declared in Cargo.toml and must exist, even as a stub.)
+RUN mkdir src benches \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
+    && echo 'fn main() {}' > benches/auth.rs \
     && cargo build --release --locked \
     && rm -rf src
 

@@ -68,7 +68,13 @@ async fn authenticate(req: &ServiceRequest, creds: Credentials) -> Result<AuthUs
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal("AppState missing"))?
         .clone();
-    let claims = state.tokens.verify(creds.as_ref().token())?;
+    authenticate_token(&state, creds.as_ref().token()).await
+}
+
+/// Everything the bearer middleware checks about a token: signature and claims, then
+/// the user's and session's current state (from the auth cache, or one query).
+pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUser, AppError> {
+    let claims = state.tokens.verify(token)?;
     let user_id = claims.user_id().ok_or(AppError::InvalidToken)?;
     let (user, session) = match state.cache.get(user_id, &claims.sid) {
         Some(hit) => hit,

@@ -1,0 +1,91 @@
+//! Criterion benchmarks of the per-request auth work: signing and verifying access
+//! tokens, and the whole bearer validation path with a warm auth cache (what every
+//! request under /api pays). Results: docs/BENCHMARKS.md.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+
+use turnstile::auth::middleware::authenticate_token;
+use turnstile::auth::TokenService;
+use turnstile::domain::{Email, Password, Role};
+use turnstile::net::ClientInfo;
+use turnstile::secret::Secret;
+use turnstile::services::auth::{login, register};
+use turnstile::settings::Settings;
+use turnstile::startup::Application;
+
+fn settings(db_path: &std::path::Path) -> Settings {
+    let mut s = Settings::read("test").expect("settings");
+    s.auth.jwt_secret = Secret::random(48);
+    s.auth.bcrypt_cost = 4;
+    s.server.port = 0;
+    s.database.url = format!("sqlite://{}", db_path.display());
+    s
+}
+
+fn tokens(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("turnstile-bench-{}", std::process::id()));
+    let s = settings(&dir.join("unused.db"));
+    let service = TokenService::new(&s.auth);
+    c.bench_function("access_token_issue", |b| {
+        b.iter(|| {
+            service
+                .issue(black_box(42), Role::User, 1, "session-id", None)
+                .unwrap()
+        })
+    });
+    let token = service
+        .issue(42, Role::User, 1, "session-id", None)
+        .unwrap()
+        .token;
+    c.bench_function("access_token_verify", |b| {
+        b.iter(|| service.verify(black_box(&token)).unwrap())
+    });
+}
+
+fn bearer_path(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("turnstile-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db_path = dir.join("bench.db");
+    let system = actix_web::rt::System::new();
+    let (state, token) = system.block_on(async {
+        let app = Application::build(settings(&db_path)).await.expect("app");
+        let state = app.state();
+        let email = Email::parse("bench@example.com").unwrap();
+        let password = Password::parse("correct horse battery".into()).unwrap();
+        register(&state, email, password, ClientInfo::default())
+            .await
+            .unwrap();
+        let pair = login(
+            &state,
+            "bench@example.com",
+            "correct horse battery".into(),
+            ClientInfo::default(),
+        )
+        .await
+        .unwrap();
+        // Warm the cache the way the first request would.
+        authenticate_token(&state, &pair.access_token)
+            .await
+            .unwrap();
+        (state, pair.access_token)
+    });
+    let calls_before = state.db.calls();
+    c.bench_function("bearer_validation_cached", |b| {
+        b.iter(|| {
+            system
+                .block_on(authenticate_token(&state, black_box(&token)))
+                .unwrap()
+        })
+    });
+    assert_eq!(
+        state.db.calls(),
+        calls_before,
+        "the cached path made database calls"
+    );
+    drop(state);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, tokens, bearer_path);
+criterion_main!(benches);
