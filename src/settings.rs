@@ -101,10 +101,16 @@ pub struct AuthSettings {
     pub bcrypt_threads: usize,
     #[serde(default)]
     pub bcrypt_queue: usize,
+    #[serde(default = "default_bcrypt_nice")]
+    pub bcrypt_nice: i32,
     #[serde(default = "default_cache_capacity")]
     pub cache_capacity: u64,
     #[serde(default = "default_cache_ttl")]
     pub cache_ttl_secs: u64,
+}
+
+fn default_bcrypt_nice() -> i32 {
+    10
 }
 
 fn default_cache_capacity() -> u64 {

@@ -64,8 +64,12 @@ impl Application {
         if !applied.is_empty() {
             log::info!("applied migrations: {}", applied.join(", "));
         }
-        let pool = HashPool::new(settings.auth.bcrypt_threads(), settings.auth.bcrypt_queue())
-            .map_err(|e| StartupError::Other(e.to_string()))?;
+        let pool = HashPool::new(
+            settings.auth.bcrypt_threads(),
+            settings.auth.bcrypt_queue(),
+            settings.auth.bcrypt_nice,
+        )
+        .map_err(|e| StartupError::Other(e.to_string()))?;
         let hasher = Hasher::new(settings.auth.bcrypt_cost, Arc::new(pool))
             .map_err(|e| StartupError::Other(e.to_string()))?;
         let cache = Arc::new(AuthCache::new(

@@ -21,7 +21,9 @@ pub struct HashPool {
 }
 
 impl HashPool {
-    pub fn new(threads: usize, queue: usize) -> std::io::Result<HashPool> {
+    /// `nice` lowers the hashing threads' CPU priority (Linux), so that request
+    /// handling, which needs little CPU but needs it now, goes first.
+    pub fn new(threads: usize, queue: usize, nice: i32) -> std::io::Result<HashPool> {
         let threads = threads.max(1);
         let (sender, receiver) = sync_channel::<Job>(queue.max(1));
         let receiver = Arc::new(Mutex::new(receiver));
@@ -29,15 +31,18 @@ impl HashPool {
             let receiver = Arc::clone(&receiver);
             std::thread::Builder::new()
                 .name(format!("bcrypt-{n}"))
-                .spawn(move || loop {
-                    let job = match receiver.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(poisoned) => poisoned.into_inner().recv(),
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        // The pool was dropped: nothing more will come.
-                        Err(_) => return,
+                .spawn(move || {
+                    lower_priority(nice);
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            // The pool was dropped: nothing more will come.
+                            Err(_) => return,
+                        }
                     }
                 })?;
         }
@@ -85,6 +90,21 @@ impl HashPool {
     }
 }
 
+/// On Linux every thread is its own scheduling entity, so this affects the calling
+/// thread only. Failure (e.g. a sandbox forbidding it) just leaves the priority alone.
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    if nice > 0 {
+        // SAFETY: plain syscall wrappers with no pointers involved.
+        unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, nice);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,14 +112,14 @@ mod tests {
 
     #[actix_web::test]
     async fn jobs_run_and_return_their_result() {
-        let pool = HashPool::new(2, 4).unwrap();
+        let pool = HashPool::new(2, 4, 0).unwrap();
         assert_eq!(pool.run(|| 21 * 2).await.unwrap(), 42);
         assert_eq!(pool.depth(), 0);
     }
 
     #[actix_web::test]
     async fn a_full_queue_answers_busy_instead_of_waiting() {
-        let pool = Arc::new(HashPool::new(1, 1).unwrap());
+        let pool = Arc::new(HashPool::new(1, 1, 0).unwrap());
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let release_rx = Arc::new(Mutex::new(release_rx));
         // One job occupies the thread, one fills the queue.

@@ -142,6 +142,7 @@ mod tests {
             login_window_secs: 900,
             bcrypt_threads: 1,
             bcrypt_queue: 4,
+            bcrypt_nice: 0,
             cache_capacity: 10,
             cache_ttl_secs: 60,
         }
