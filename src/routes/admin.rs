@@ -35,8 +35,18 @@ fn page_request(page: Option<i64>, per_page: Option<i64>) -> AppResult<PageReque
     })
 }
 
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+/// A free-text query parameter: trimmed, empty means absent, and bounded and free
+/// of control characters (the database could not store or compare NUL).
+fn text_param(s: Option<String>, name: &str) -> AppResult<Option<String>> {
+    let Some(s) = s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if s.chars().count() > 254 || s.chars().any(char::is_control) {
+        return Err(AppError::Validation(format!(
+            "{name} must be at most 254 characters, without control characters"
+        )));
+    }
+    Ok(Some(s))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -69,8 +79,10 @@ pub async fn list_users(
     let query = query.into_inner();
     let page = page_request(query.page, query.per_page)?;
     let filter = UserFilter {
-        q: non_empty(query.q).map(|q| q.to_lowercase()),
-        role: non_empty(query.role).map(|r| Role::parse(&r)).transpose()?,
+        q: text_param(query.q, "q")?.map(|q| q.to_lowercase()),
+        role: text_param(query.role, "role")?
+            .map(|r| Role::parse(&r))
+            .transpose()?,
     };
     Ok(HttpResponse::Ok().json(service::list_users(&state, filter, page).await?))
 }
@@ -248,7 +260,7 @@ pub async fn audit(
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
     let page = page_request(query.page, query.per_page)?;
-    let since = non_empty(query.since)
+    let since = text_param(query.since, "since")?
         .map(|s| {
             DateTime::parse_from_rfc3339(&s)
                 .map(|t| t.naive_utc())
@@ -256,7 +268,7 @@ pub async fn audit(
         })
         .transpose()?;
     let filter = AuditFilter {
-        action: non_empty(query.action),
+        action: text_param(query.action, "action")?,
         actor_id: query.actor_id,
         target_id: query.target_id,
         since,

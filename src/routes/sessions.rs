@@ -3,7 +3,7 @@
 use actix_web::{delete, get, web, HttpResponse};
 
 use crate::auth::AuthUser;
-use crate::error::{AppResult, ErrorBody};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::net::ClientInfo;
 use crate::services::sessions as service;
 use crate::state::AppState;
@@ -37,6 +37,16 @@ pub async fn revoke(
     path: web::Path<String>,
     client: ClientInfo,
 ) -> AppResult<HttpResponse> {
-    service::revoke_own(&state, &user, path.into_inner(), client).await?;
+    let id = path.into_inner();
+    // Session ids are URL-safe base64; anything else names no session.
+    let plausible = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !plausible {
+        return Err(AppError::NotFound("session"));
+    }
+    service::revoke_own(&state, &user, id, client).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -77,6 +77,17 @@ pub async fn register(
     Ok(UserView::from(&user))
 }
 
+/// What a malformed login address is counted under: no control characters (NUL
+/// cannot be stored in PostgreSQL text), bounded length.
+fn failure_key(raw: &str) -> String {
+    raw.trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(254)
+        .collect()
+}
+
 enum LoginCheck {
     Locked(u64),
     Proceed(Option<User>),
@@ -92,9 +103,12 @@ pub async fn login(
 ) -> AppResult<TokenPairView> {
     let policy = Policy::from_settings(&state.settings.auth);
     // A malformed address cannot name an account; it is still counted and timed alike.
-    let email = Email::parse(raw_email)
-        .map(|e| e.as_str().to_string())
-        .unwrap_or_else(|_| raw_email.trim().to_lowercase());
+    // A malformed address names no account, but it is still counted and timed like
+    // any other failure, under a key stripped of what the database cannot store.
+    let (email, well_formed) = match Email::parse(raw_email) {
+        Ok(e) => (e.as_str().to_string(), true),
+        Err(_) => (failure_key(raw_email), false),
+    };
     let ip = client.ip_key().to_string();
 
     let (e, i) = (email.clone(), ip.clone());
@@ -104,7 +118,11 @@ pub async fn login(
             if let Some(retry) = policy.check(conn, &e, &i, now())? {
                 return Ok(LoginCheck::Locked(retry));
             }
-            Ok(LoginCheck::Proceed(users::find_by_email(conn, &e)?))
+            let user = match well_formed {
+                true => users::find_by_email(conn, &e)?,
+                false => None,
+            };
+            Ok(LoginCheck::Proceed(user))
         })
         .await?;
     let user = match check {

@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin;
 mod health;
+mod hostile;
 mod lockout;
 mod login;
 mod openapi;

@@ -1,0 +1,77 @@
+//! Whatever a client sends, the answer is a JSON 4xx, never a 5xx.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, status_and_json, Backend};
+use crate::on_both_backends;
+
+on_both_backends!(nul_bytes_and_odd_text_get_4xx_never_5xx);
+
+async fn assert_4xx(res: reqwest::Response, what: &str) {
+    let (status, body) = status_and_json(res).await;
+    assert!(status.is_client_error(), "{what}: {status} {body}");
+    assert!(body["error"].is_string(), "{what}: {body}");
+}
+
+async fn nul_bytes_and_odd_text_get_4xx_never_5xx(b: Backend) {
+    let app = spawn_app(b).await;
+    let (_, admin) = app.admin_with_tokens().await;
+    let t = Some(admin.access.as_str());
+    let nul = "a\u{0}b@example.com";
+    assert_4xx(app.login(nul, "whatever password").await, "login with NUL").await;
+    assert_4xx(
+        app.register(nul, "whatever password").await,
+        "register with NUL",
+    )
+    .await;
+    assert_4xx(
+        app.post_json(
+            "/api/admin/users",
+            t,
+            &json!({ "email": nul, "password": "whatever password" }),
+        )
+        .await,
+        "admin create with NUL",
+    )
+    .await;
+    for query in [
+        "q=%00",
+        "role=%00",
+        "q=%F0%9F%92%A9%00",
+        &format!("q={}", "x".repeat(300)),
+    ] {
+        assert_4xx(
+            app.get(&format!("/api/admin/users?{query}"), t).await,
+            query,
+        )
+        .await;
+    }
+    for query in ["action=%00", "since=%00", "actor_id=%00"] {
+        assert_4xx(
+            app.get(&format!("/api/admin/audit?{query}"), t).await,
+            query,
+        )
+        .await;
+    }
+    assert_4xx(
+        app.delete("/api/sessions/%00", &admin.access).await,
+        "session id NUL",
+    )
+    .await;
+    assert_4xx(
+        app.delete(&format!("/api/sessions/{}", "s".repeat(500)), &admin.access)
+            .await,
+        "long id",
+    )
+    .await;
+    assert_4xx(app.refresh("a\u{0}b").await, "refresh NUL").await;
+    let res = app
+        .post_json("/auth/logout", t, &json!({ "refresh_token": "\u{0}" }))
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // Unicode that is not a control character is fine in a search.
+    let (status, body): (StatusCode, Value) =
+        status_and_json(app.get("/api/admin/users?q=%C3%BC", None).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
