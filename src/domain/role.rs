@@ -13,7 +13,7 @@ pub enum Role {
 
 impl Role {
     pub fn parse(raw: &str) -> Result<Role, AppError> {
-        match raw.trim() {
+        match raw {
             "user" => Ok(Role::User),
             "admin" => Ok(Role::Admin),
             _ => Err(AppError::Validation(
@@ -43,7 +43,7 @@ mod tests {
 
     #[test]
     fn unknown_roles_are_rejected() {
-        for bad in ["", "root", "Admin", "superuser"] {
+        for bad in ["", "root", "Admin", "superuser", " user", "admin "] {
             assert!(Role::parse(bad).is_err(), "{bad:?}");
         }
     }

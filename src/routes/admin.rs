@@ -12,6 +12,7 @@ use crate::models::audit::AuditFilter;
 use crate::models::users::UserFilter;
 use crate::net::ClientInfo;
 use crate::routes::auth::required;
+use crate::routes::JsonBody;
 use crate::services::admin::{self as service, PageRequest, UserPatch};
 use crate::services::auth::create_user as create;
 use crate::state::AppState;
@@ -57,10 +58,11 @@ pub struct ListUsersQuery {
     /// Items per page (default 20, capped at 100).
     #[param(minimum = 1)]
     per_page: Option<i64>,
-    /// Case-insensitive substring of the email.
+    /// Case-insensitive substring of the email; empty means no filter.
+    #[param(max_length = 254, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     q: Option<String>,
-    /// `user` or `admin`.
-    #[param(value_type = Option<Role>)]
+    /// `user` or `admin`; empty means no filter.
+    #[param(pattern = "^(user|admin)?$")]
     role: Option<String>,
 }
 
@@ -80,7 +82,10 @@ pub async fn list_users(
     let page = page_request(query.page, query.per_page)?;
     let filter = UserFilter {
         q: text_param(query.q, "q")?.map(|q| q.to_lowercase()),
-        role: text_param(query.role, "role")?
+        // `role=` (as in `?q=&role=`) means no filter; anything else must be exact.
+        role: query
+            .role
+            .filter(|r| !r.is_empty())
             .map(|r| Role::parse(&r))
             .transpose()?,
     };
@@ -89,9 +94,9 @@ pub async fn list_users(
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateUser {
-    #[schema(required = true, value_type = String, format = Email)]
+    #[schema(required = true, value_type = String, format = Email, max_length = 254)]
     email: Option<String>,
-    #[schema(required = true, value_type = String, format = Password, min_length = 8)]
+    #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "\\S")]
     password: Option<String>,
     /// Default `user`.
     #[schema(value_type = Option<Role>)]
@@ -101,6 +106,7 @@ pub struct CreateUser {
 /// Create an account with a chosen role.
 #[utoipa::path(
     tag = "admin",
+    request_body = CreateUser,
     responses((status = 201, body = UserView), (status = 409, description = "`email_taken`", body = ErrorBody)),
     security(("bearer" = []))
 )]
@@ -108,7 +114,7 @@ pub struct CreateUser {
 pub async fn create_user(
     state: web::Data<AppState>,
     actor: AuthUser,
-    body: web::Json<CreateUser>,
+    body: JsonBody<CreateUser>,
     client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
@@ -146,6 +152,7 @@ pub struct PatchUser {
 /// Change a user's role and/or disabled flag; effective on their very next request.
 #[utoipa::path(
     tag = "admin",
+    request_body = PatchUser,
     params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 200, body = UserView),
@@ -159,7 +166,7 @@ pub async fn update_user(
     state: web::Data<AppState>,
     actor: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<PatchUser>,
+    body: JsonBody<PatchUser>,
     client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
@@ -237,7 +244,8 @@ pub struct AuditQuery {
     /// Items per page (default 20, capped at 100).
     #[param(minimum = 1)]
     per_page: Option<i64>,
-    /// e.g. `login_failure`, `role_change`, `refresh_reuse_detected`.
+    /// e.g. `login_failure`, `role_change`, `refresh_reuse_detected`; empty means no filter.
+    #[param(max_length = 254, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     action: Option<String>,
     actor_id: Option<i64>,
     target_id: Option<i64>,
@@ -260,7 +268,8 @@ pub async fn audit(
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
     let page = page_request(query.page, query.per_page)?;
-    let since = text_param(query.since, "since")?
+    let since = query
+        .since
         .map(|s| {
             DateTime::parse_from_rfc3339(&s)
                 .map(|t| t.naive_utc())

@@ -8,17 +8,18 @@ use crate::auth::AuthUser;
 use crate::domain::{Email, Password};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::net::ClientInfo;
+use crate::routes::{JsonBody, OptionalJsonBody};
 use crate::services::auth as service;
 use crate::state::AppState;
 use crate::views::{TokenPairView, UserView};
 
-/// Fields are optional in Rust so that a missing one is a 422 naming it, while a
-/// wrong type stays a 400 from the JSON extractor.
+// Fields are optional in Rust so that a missing one is a 422 naming it, while a
+// wrong type stays a 400 from the JSON extractor.
 #[derive(Deserialize, ToSchema)]
 pub struct Credentials {
-    #[schema(required = true, value_type = String, format = Email, example = "alice@example.com")]
+    #[schema(required = true, value_type = String, format = Email, max_length = 254, example = "alice@example.com")]
     email: Option<String>,
-    #[schema(required = true, value_type = String, format = Password, min_length = 8, example = "correct horse battery")]
+    #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "\\S", example = "correct horse battery")]
     password: Option<String>,
 }
 
@@ -29,6 +30,7 @@ pub fn required<T>(value: Option<T>, field: &str) -> AppResult<T> {
 /// Create an account with role `user`.
 #[utoipa::path(
     tag = "auth",
+    request_body = Credentials,
     responses(
         (status = 201, description = "Account created", body = UserView),
         (status = 409, description = "`email_taken`", body = ErrorBody),
@@ -37,7 +39,7 @@ pub fn required<T>(value: Option<T>, field: &str) -> AppResult<T> {
 #[post("/register")]
 pub async fn register(
     state: web::Data<AppState>,
-    body: web::Json<Credentials>,
+    body: JsonBody<Credentials>,
     client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
@@ -50,6 +52,7 @@ pub async fn register(
 /// Exchange email and password for a token pair and start a session.
 #[utoipa::path(
     tag = "auth",
+    request_body = Credentials,
     responses(
         (status = 200, description = "Logged in", body = TokenPairView),
         (status = 401, description = "`invalid_credentials` (same body whether or not the email exists) or `account_disabled`", body = ErrorBody),
@@ -60,7 +63,7 @@ pub async fn register(
 #[post("/login")]
 pub async fn login(
     state: web::Data<AppState>,
-    body: web::Json<Credentials>,
+    body: JsonBody<Credentials>,
     client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
@@ -79,6 +82,7 @@ pub struct RefreshRequest {
 /// Rotate a refresh token: it is spent and a new pair of the same session returned.
 #[utoipa::path(
     tag = "auth",
+    request_body = RefreshRequest,
     responses(
         (status = 200, description = "New pair", body = TokenPairView),
         (status = 401, description = "`invalid_refresh_token`: unknown, expired, revoked or reused", body = ErrorBody),
@@ -87,7 +91,7 @@ pub struct RefreshRequest {
 #[post("/refresh")]
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: JsonBody<RefreshRequest>,
     client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let token = required(body.into_inner().refresh_token, "refresh_token")?;
@@ -112,10 +116,10 @@ pub struct LogoutRequest {
 pub async fn logout(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: Option<web::Json<LogoutRequest>>,
+    body: OptionalJsonBody<LogoutRequest>,
     client: ClientInfo,
 ) -> AppResult<HttpResponse> {
-    let token = body.and_then(|b| b.into_inner().refresh_token);
+    let token = body.0.and_then(|b| b.refresh_token);
     service::logout(&state, &user, token, client).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -10,6 +10,9 @@ use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, FromRequest, HttpRequest};
 use std::future::{ready, Ready};
 
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
 use crate::error::{AppError, ErrorBody};
 use crate::net::ClientInfo;
 use crate::state::AppState;
@@ -67,6 +70,67 @@ pub fn path_config() -> web::PathConfig {
         }
         .into()
     })
+}
+
+/// A JSON *object* body, parsed into `T`. `web::Json` alone would also accept an
+/// array for a struct (serde reads structs from sequences), which the contract does
+/// not allow. Transport errors (413, 415, malformed JSON) come from [`json_config`].
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+fn invalid_body(message: String) -> actix_web::Error {
+    AppError::BadRequest {
+        code: "invalid_body",
+        message,
+    }
+    .into()
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let value = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = value.await?.into_inner();
+            if !value.is_object() {
+                return Err(invalid_body("the body must be a JSON object".into()));
+            }
+            serde_json::from_value(value).map(JsonBody).map_err(|e| {
+                invalid_body(format!("a field has the wrong type: {}", first_line(&e)))
+            })
+        })
+    }
+}
+
+/// An optional [`JsonBody`]: no body at all is `None`; a body that is there must be
+/// a valid one (`Option<web::Json<_>>` would silently turn a bad body into `None`).
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+        let length = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        if !chunked && length == 0 {
+            return Box::pin(async { Ok(OptionalJsonBody(None)) });
+        }
+        let body = JsonBody::<T>::from_request(req, payload);
+        Box::pin(async move { Ok(OptionalJsonBody(Some(body.await?.into_inner()))) })
+    }
 }
 
 /// Unknown routes.

@@ -19,7 +19,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::{bearer_auth, require_admin};
 
 pub use docs::{openapi_document, ApiDoc};
-pub use extract::{fallback_error_handlers, json_config, not_found, path_config, query_config};
+pub use extract::{
+    fallback_error_handlers, json_config, not_found, path_config, query_config, JsonBody,
+    OptionalJsonBody,
+};
 
 /// Every route of the contract. `/api` sits behind the bearer middleware as a whole,
 /// and `/api/admin` adds the admin guard on top.

@@ -9,6 +9,7 @@ use crate::domain::Password;
 use crate::error::{AppResult, ErrorBody};
 use crate::net::ClientInfo;
 use crate::routes::auth::required;
+use crate::routes::JsonBody;
 use crate::services::auth as service;
 use crate::state::AppState;
 use crate::views::{TokenPairView, UserView};
@@ -29,13 +30,14 @@ pub async fn get(user: AuthUser) -> HttpResponse {
 pub struct ChangePassword {
     #[schema(required = true, value_type = String, format = Password)]
     current_password: Option<String>,
-    #[schema(required = true, value_type = String, format = Password, min_length = 8)]
+    #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "\\S")]
     new_password: Option<String>,
 }
 
 /// Change the password: every earlier token of the account, on every device, dies.
 #[utoipa::path(
     tag = "profile",
+    request_body = ChangePassword,
     responses(
         (status = 200, description = "A fresh pair in a new session", body = TokenPairView),
         (status = 401, description = "`invalid_credentials` (wrong current password) or an invalid token", body = ErrorBody),
@@ -47,7 +49,7 @@ pub struct ChangePassword {
 pub async fn change_password(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<ChangePassword>,
+    body: JsonBody<ChangePassword>,
     client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();

@@ -75,3 +75,106 @@ async fn nul_bytes_and_odd_text_get_4xx_never_5xx(b: Backend) {
         status_and_json(app.get("/api/admin/users?q=%C3%BC", None).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 }
+
+on_both_backends!(
+    a_body_must_be_a_json_object,
+    a_logout_body_that_is_present_must_be_valid,
+    query_filters_are_exact,
+);
+
+async fn a_body_must_be_a_json_object(b: Backend) {
+    let app = spawn_app(b).await;
+    let (_, admin) = app.admin_with_tokens().await;
+    let user = app.create_user().await;
+    let res = app
+        .post_json(
+            "/auth/register",
+            None,
+            &json!(["dave@example.com", "a long password"]),
+        )
+        .await;
+    let (status, body) = status_and_json(res).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_body"))
+    );
+    let res = app
+        .patch_json(
+            &format!("/api/admin/users/{}", user.id),
+            &admin.access,
+            &json!(["admin", true]),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let (_, got) = status_and_json(
+        app.get(
+            &format!("/api/admin/users/{}", user.id),
+            Some(&admin.access),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (got["role"].as_str(), got["disabled"].as_bool()),
+        (Some("user"), Some(false))
+    );
+    for body in [json!("text"), json!(42), json!(null)] {
+        assert_4xx(
+            app.post_json("/auth/login", None, &body).await,
+            "non-object body",
+        )
+        .await;
+    }
+}
+
+async fn a_logout_body_that_is_present_must_be_valid(b: Backend) {
+    let app = spawn_app(b).await;
+    let (_, tokens) = app.user_with_tokens().await;
+    for body in [
+        json!({ "refresh_token": 5 }),
+        json!({ "refresh_token": ["x"] }),
+        json!([1]),
+    ] {
+        let res = app
+            .post_json("/auth/logout", Some(&tokens.access), &body)
+            .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+    let res = app
+        .client
+        .post(app.url("/auth/logout"))
+        .bearer_auth(&tokens.access)
+        .header("content-type", "text/plain")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Still logged in: none of those was a logout.
+    assert_eq!(
+        app.get("/api/profile", Some(&tokens.access)).await.status(),
+        StatusCode::OK
+    );
+}
+
+async fn query_filters_are_exact(b: Backend) {
+    let app = spawn_app(b).await;
+    let (_, admin) = app.admin_with_tokens().await;
+    let t = Some(admin.access.as_str());
+    assert_eq!(
+        app.get("/api/admin/users?q=&role=", t).await.status(),
+        StatusCode::OK
+    );
+    assert_4xx(
+        app.get("/api/admin/users?role=%20user", t).await,
+        "role with a space",
+    )
+    .await;
+    assert_4xx(app.get("/api/admin/audit?since=", t).await, "empty since").await;
+    assert_eq!(
+        app.get("/api/admin/audit?since=2020-01-01t00:00:00z", t)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
