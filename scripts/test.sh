@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The project's test command: unit tests, then the integration suite on SQLite and
-# on PostgreSQL (127.0.0.1:5432, user postgres, trust auth; each test creates and
-# drops a database of its own). Starts the local PostgreSQL cluster if it is down.
+# The project's test command: formatting and clippy, unit tests, the integration
+# suite on SQLite and on PostgreSQL, then schemathesis against a release build
+# (scripts/fuzz.sh). The integration suite uses PostgreSQL (127.0.0.1:5432, user
+# postgres, trust auth; each test creates and drops a database of its own); this
+# script starts the local PostgreSQL cluster if it is down.
 # Outside CI an unreachable PostgreSQL only skips those tests, with a notice;
 # with CI=true it is an error.
 set -euo pipefail
@@ -37,3 +39,10 @@ fi
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked "$@"
+# API fuzzing of a release build against its own /openapi.json (schemathesis).
+# TEST_SKIP_FUZZ=1 skips it for a quick local run; CI always runs it.
+if [ "${TEST_SKIP_FUZZ:-0}" = "1" ] && [ "${CI:-}" != "true" ]; then
+    echo "NOTICE: TEST_SKIP_FUZZ=1: schemathesis not run" >&2
+else
+    bash scripts/fuzz.sh
+fi
