@@ -136,7 +136,7 @@ impl AuthSettings {
 
     pub fn bcrypt_queue(&self) -> usize {
         match self.bcrypt_queue {
-            0 => self.bcrypt_threads() * 64,
+            0 => self.bcrypt_threads() * 8,
             n => n,
         }
     }

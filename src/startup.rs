@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::AppExt;
 
@@ -236,6 +236,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
         n => n,
     };
     let shutdown_timeout = state_timeout(&state);
+    let access_log = log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
     let json_limit = state.settings.server.json_limit_bytes;
     let server = HttpServer::new(move || {
         App::new()
@@ -247,11 +248,13 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
             .wrap(cors(&state.settings))
             .wrap(from_fn(request_context))
             // Method and path only: query strings may carry search terms (emails).
-            .wrap(
+            // Not installed at all when its lines would be filtered out anyway.
+            .wrap(Condition::new(
+                access_log,
                 Logger::new(r#"%a "%{METHOD}xi %U" %s %b %Dms id=%{x-request-id}o"#)
                     .custom_request_replace("METHOD", |req| req.method().to_string())
                     .exclude("/health"),
-            )
+            ))
             .into_utoipa_app()
             .configure(routes::configure)
             .into_app()

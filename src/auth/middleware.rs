@@ -105,7 +105,7 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUse
     Ok(AuthUser {
         id: user_id,
         role: user.role(),
-        session_id: claims.sid,
+        session_id: claims.sid.clone(),
         user,
     })
 }

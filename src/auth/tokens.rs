@@ -1,13 +1,19 @@
 //! Access tokens: HS256 JWTs with `typ: at+jwt`, validated strictly.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::refresh::new_id;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use crate::settings::AuthSettings;
+
+/// How many verified tokens are remembered (about 0.5 KiB each).
+const VERIFIED_CAPACITY: u64 = 10_000;
 
 /// RFC 9068 media type for JWT access tokens.
 const TOKEN_TYPE: &str = "at+jwt";
@@ -45,6 +51,8 @@ pub struct TokenService {
     ttl_secs: i64,
     issuer: String,
     audience: String,
+    /// Tokens that passed full verification, by their exact text.
+    verified: Cache<String, Arc<Claims>>,
 }
 
 impl TokenService {
@@ -66,6 +74,12 @@ impl TokenService {
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl_secs: auth.access_token_ttl_secs as i64,
+            verified: Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .time_to_live(std::time::Duration::from_secs(
+                    auth.access_token_ttl_secs.max(1),
+                ))
+                .build(),
             issuer: auth.issuer.clone(),
             audience: auth.audience.clone(),
         }
@@ -109,7 +123,20 @@ impl TokenService {
 
     /// Verifies signature, algorithm, type and every time and identity claim.
     /// Any failure at all is an invalid token (401), never an internal error.
-    pub fn verify(&self, token: &str) -> AppResult<Claims> {
+    ///
+    /// A token that verified before is found in a small cache keyed by its exact
+    /// text: the same bytes carry the same signature, so only the time claims need
+    /// checking again. That spares the HMAC and the JSON parsing on every request.
+    pub fn verify(&self, token: &str) -> AppResult<Arc<Claims>> {
+        if let Some(claims) = self.verified.get(token) {
+            let now = Utc::now().timestamp();
+            let leeway = self.validation.leeway as i64;
+            if claims.exp > now - leeway && claims.nbf <= now + leeway {
+                return Ok(claims);
+            }
+            self.verified.invalidate(token);
+            return Err(AppError::InvalidToken);
+        }
         let data = decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| AppError::InvalidToken)?;
         let typ_ok = data.header.typ.as_deref().is_some_and(|t| {
@@ -118,7 +145,9 @@ impl TokenService {
         if !typ_ok || data.claims.user_id().is_none() || data.claims.sid.is_empty() {
             return Err(AppError::InvalidToken);
         }
-        Ok(data.claims)
+        let claims = Arc::new(data.claims);
+        self.verified.insert(token.to_string(), Arc::clone(&claims));
+        Ok(claims)
     }
 }
 
@@ -193,6 +222,22 @@ mod tests {
             SECRET,
         );
         assert!(svc.verify(&t).is_ok());
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_refused_once_expired() {
+        let svc = TokenService::new(&settings());
+        let mut claims = good_claims();
+        claims["exp"] = serde_json::json!(Utc::now().timestamp() + 1);
+        let t = forge(
+            serde_json::json!({"alg": "HS256", "typ": "at+jwt"}),
+            claims,
+            SECRET,
+        );
+        assert!(svc.verify(&t).is_ok());
+        assert!(svc.verify(&t).is_ok(), "second time, from the cache");
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert!(svc.verify(&t).is_err());
     }
 
     #[test]
