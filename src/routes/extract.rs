@@ -97,20 +97,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let value = web::Json::<serde_json::Value>::from_request(req, payload);
-        Box::pin(async move {
-            let value = value.await?.into_inner();
-            if !value.is_object() {
-                return Err(invalid_body("the body must be a JSON object".into()));
-            }
-            serde_json::from_value(value).map(JsonBody).map_err(|e| {
-                invalid_body(format!("a field has the wrong type: {}", first_line(&e)))
-            })
-        })
+        Box::pin(async move { object(value.await?.into_inner()).map(JsonBody) })
     }
 }
 
-/// An optional [`JsonBody`]: no body at all is `None`; a body that is there must be
-/// a valid one (`Option<web::Json<_>>` would silently turn a bad body into `None`).
+fn object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, actix_web::Error> {
+    if !value.is_object() {
+        return Err(invalid_body("the body must be a JSON object".into()));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| invalid_body(format!("a field has the wrong type: {}", first_line(&e))))
+}
+
+/// An optional [`JsonBody`]: no body at all, or JSON `null`, is `None`; any other body
+/// must be a valid one (`Option<web::Json<_>>` would silently turn a bad body into
+/// `None`).
 pub struct OptionalJsonBody<T>(pub Option<T>);
 
 impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
@@ -128,8 +129,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
         if !chunked && length == 0 {
             return Box::pin(async { Ok(OptionalJsonBody(None)) });
         }
-        let body = JsonBody::<T>::from_request(req, payload);
-        Box::pin(async move { Ok(OptionalJsonBody(Some(body.await?.into_inner()))) })
+        let body = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            match body.await?.into_inner() {
+                serde_json::Value::Null => Ok(OptionalJsonBody(None)),
+                value => object(value).map(|v| OptionalJsonBody(Some(v))),
+            }
+        })
     }
 }
 

@@ -155,6 +155,15 @@ async fn a_logout_body_that_is_present_must_be_valid(b: Backend) {
         app.get("/api/profile", Some(&tokens.access)).await.status(),
         StatusCode::OK
     );
+    // JSON null is no body at all.
+    let res = app
+        .post_json("/auth/logout", Some(&tokens.access), &json!(null))
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/profile", Some(&tokens.access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 async fn query_filters_are_exact(b: Backend) {
