@@ -136,7 +136,7 @@ impl AuthSettings {
 
     pub fn bcrypt_queue(&self) -> usize {
         match self.bcrypt_queue {
-            0 => self.bcrypt_threads() * 8,
+            0 => self.bcrypt_threads() * 32,
             n => n,
         }
     }

@@ -18,6 +18,7 @@ pub struct HashPool {
     /// Jobs submitted and not yet finished (queued + running).
     depth: Arc<AtomicUsize>,
     threads: usize,
+    queue: usize,
 }
 
 impl HashPool {
@@ -25,7 +26,8 @@ impl HashPool {
     /// handling, which needs little CPU but needs it now, goes first.
     pub fn new(threads: usize, queue: usize, nice: i32) -> std::io::Result<HashPool> {
         let threads = threads.max(1);
-        let (sender, receiver) = sync_channel::<Job>(queue.max(1));
+        let queue = queue.max(1);
+        let (sender, receiver) = sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
         for n in 0..threads {
             let receiver = Arc::clone(&receiver);
@@ -50,6 +52,7 @@ impl HashPool {
             sender,
             depth: Arc::new(AtomicUsize::new(0)),
             threads,
+            queue,
         })
     }
 
@@ -79,6 +82,12 @@ impl HashPool {
         }
         rx.await
             .map_err(|_| AppError::internal("bcrypt job dropped"))
+    }
+
+    /// True when a new job would be refused: callers can answer 503 before doing
+    /// any other work for a request that cannot be served anyway.
+    pub fn is_saturated(&self) -> bool {
+        self.depth() >= self.threads + self.queue
     }
 
     pub fn depth(&self) -> usize {

@@ -101,6 +101,10 @@ pub async fn login(
     password: String,
     client: ClientInfo,
 ) -> AppResult<TokenPairView> {
+    // A login that could not be hashed anyway is refused before any database work.
+    if state.hasher.pool().is_saturated() {
+        return Err(AppError::Busy);
+    }
     let policy = Policy::from_settings(&state.settings.auth);
     // A malformed address cannot name an account; it is still counted and timed alike.
     // A malformed address names no account, but it is still counted and timed like
