@@ -25,21 +25,23 @@ pub struct Window {
     pub oldest: Option<NaiveDateTime>,
 }
 
-pub fn for_email(conn: &mut Conn, email: &str, since: NaiveDateTime) -> QueryResult<Window> {
-    let q = login_failures::table
-        .filter(login_failures::email.eq(email))
-        .filter(login_failures::at.ge(since));
-    let count = q.count().get_result(conn)?;
-    let oldest = q.select(min(login_failures::at)).first(conn)?;
-    Ok(Window { count, oldest })
+/// Who the failures are counted for.
+pub enum Key<'a> {
+    Email(&'a str),
+    Ip(&'a str),
 }
 
-pub fn for_ip(conn: &mut Conn, ip: &str, since: NaiveDateTime) -> QueryResult<Window> {
-    let q = login_failures::table
-        .filter(login_failures::ip.eq(ip))
-        .filter(login_failures::at.ge(since));
-    let count = q.count().get_result(conn)?;
-    let oldest = q.select(min(login_failures::at)).first(conn)?;
+pub fn window(conn: &mut Conn, key: Key<'_>, since: NaiveDateTime) -> QueryResult<Window> {
+    let mut q = login_failures::table
+        .filter(login_failures::at.ge(since))
+        .into_boxed();
+    q = match key {
+        Key::Email(email) => q.filter(login_failures::email.eq(email)),
+        Key::Ip(ip) => q.filter(login_failures::ip.eq(ip)),
+    };
+    let (count, oldest) = q
+        .select((diesel::dsl::count_star(), min(login_failures::at)))
+        .first(conn)?;
     Ok(Window { count, oldest })
 }
 

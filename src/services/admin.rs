@@ -26,6 +26,15 @@ impl PageRequest {
     fn offset(&self) -> i64 {
         (self.page - 1).saturating_mul(self.per_page)
     }
+
+    fn page_of<T: serde::Serialize + utoipa::ToSchema>(self, items: Vec<T>, total: i64) -> Page<T> {
+        Page {
+            items,
+            total,
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
 }
 
 pub async fn list_users(
@@ -37,12 +46,7 @@ pub async fn list_users(
         .db
         .run(move |conn| Ok(users::list(conn, &filter, page.per_page, page.offset())?))
         .await?;
-    Ok(Page {
-        items: items.iter().map(UserView::from).collect(),
-        total,
-        page: page.page,
-        per_page: page.per_page,
-    })
+    Ok(page.page_of(items.iter().map(UserView::from).collect(), total))
 }
 
 pub async fn get_user(state: &AppState, id: i64) -> AppResult<UserView> {
@@ -213,12 +217,7 @@ pub async fn audit_log(
         .db
         .run(move |conn| Ok(audit::list(conn, &filter, page.per_page, page.offset())?))
         .await?;
-    Ok(Page {
-        items: items.into_iter().map(AuditEventView::from).collect(),
-        total,
-        page: page.page,
-        per_page: page.per_page,
-    })
+    Ok(page.page_of(items.into_iter().map(AuditEventView::from).collect(), total))
 }
 
 pub async fn stats(state: &AppState) -> AppResult<StatsView> {

@@ -5,7 +5,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use crate::db::Conn;
 use crate::error::AppResult;
-use crate::models::login_failures::{self, Window};
+use crate::models::login_failures::{self, Key, Window};
 use crate::settings::AuthSettings;
 
 #[derive(Clone, Copy)]
@@ -41,8 +41,8 @@ impl Policy {
         now: NaiveDateTime,
     ) -> AppResult<Option<u64>> {
         let since = now - self.window;
-        let by_email = login_failures::for_email(conn, email, since)?;
-        let by_ip = login_failures::for_ip(conn, ip, since)?;
+        let by_email = login_failures::window(conn, Key::Email(email), since)?;
+        let by_ip = login_failures::window(conn, Key::Ip(ip), since)?;
         Ok([
             self.lock_remaining(&by_email, now),
             self.lock_remaining(&by_ip, now),
@@ -62,8 +62,8 @@ impl Policy {
     ) -> AppResult<bool> {
         login_failures::record(conn, email, ip, now)?;
         let since = now - self.window;
-        let by_email = login_failures::for_email(conn, email, since)?.count;
-        let by_ip = login_failures::for_ip(conn, ip, since)?.count;
+        let by_email = login_failures::window(conn, Key::Email(email), since)?.count;
+        let by_ip = login_failures::window(conn, Key::Ip(ip), since)?.count;
         Ok(by_email == self.max_failures || by_ip == self.max_failures)
     }
 }
