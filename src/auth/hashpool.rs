@@ -66,8 +66,10 @@ impl HashPool {
         let depth = Arc::clone(&self.depth);
         depth.fetch_add(1, Ordering::Relaxed);
         let job: Job = Box::new(move || {
-            let _ = tx.send(f());
+            let result = f();
+            // Before the send: whoever awaits the result must see the job as done.
             depth.fetch_sub(1, Ordering::Relaxed);
+            let _ = tx.send(result);
         });
         match self.sender.try_send(job) {
             Ok(()) => {}
