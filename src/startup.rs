@@ -271,7 +271,10 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
 
 async fn purge_periodically(state: web::Data<AppState>) {
     let window = state.settings.auth.login_window_secs;
-    let mut tick = actix_web::rt::time::interval(PURGE_EVERY);
+    // The first purge one period after start, not at once: a fresh instance has
+    // nothing to purge yet.
+    let start = actix_web::rt::time::Instant::now() + PURGE_EVERY;
+    let mut tick = actix_web::rt::time::interval_at(start, PURGE_EVERY);
     loop {
         tick.tick().await;
         match state
