@@ -1,5 +1,6 @@
 //! Typed configuration: embedded `config/default.toml`, then `config/{APP_ENV}.toml`, then `APP__SECTION__KEY` env vars.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use config::{Config, Environment, File, FileFormat};
@@ -13,6 +14,10 @@ const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
 /// Shortest HMAC key we accept: HS256 wants at least as many bytes as its output.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// The longest duration any setting may name: ten years. Far beyond any sensible
+/// lifetime, and far inside what date arithmetic can represent.
+pub const MAX_DURATION_SECS: u64 = 10 * 365 * 24 * 60 * 60;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -177,23 +182,42 @@ impl Settings {
 
     /// Reads the layered sources as `APP_ENV=app_env` would, without checking them.
     pub fn read(app_env: &str) -> Result<Settings, SettingsError> {
-        let dir = std::env::var("APP_CONFIG_DIR")
+        // Variables that are not UTF-8 cannot be ours; skipping them beats a panic.
+        let env = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| k.starts_with("APP") || k == "DATABASE_URL")
+            .collect();
+        Self::read_from(app_env, env)
+    }
+
+    /// [`Settings::read`] over the given environment instead of the process's.
+    pub fn read_from(
+        app_env: &str,
+        env: HashMap<String, String>,
+    ) -> Result<Settings, SettingsError> {
+        let dir = env
+            .get("APP_CONFIG_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from("config"));
+            .unwrap_or_else(|| PathBuf::from("config"));
+        let database_url = match env.contains_key("APP__DATABASE__URL") {
+            // Diesel's convention, honoured only when the app-specific key is unset.
+            false => env.get("DATABASE_URL").cloned(),
+            true => None,
+        };
         let mut builder = Config::builder()
             .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
             .add_source(File::from(dir.join(format!("{app_env}.toml"))).required(false))
+            // No `try_parsing`: it would turn a secret or password made of digits into
+            // a number and back (losing leading zeros and precision). Values stay the
+            // strings they were, and only fields typed as numbers parse them.
             .add_source(
                 Environment::with_prefix("APP")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .source(Some(env)),
             );
-        // Diesel's convention, honoured only when the app-specific key is unset.
-        if std::env::var_os("APP__DATABASE__URL").is_none() {
-            if let Ok(url) = std::env::var("DATABASE_URL") {
-                builder = builder.set_override("database.url", url)?;
-            }
+        if let Some(url) = database_url {
+            builder = builder.set_override("database.url", url)?;
         }
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings.app_env = app_env.to_string();
@@ -241,12 +265,7 @@ impl Settings {
                 reason: "must be between 4 and 31".into(),
             });
         }
-        if self.auth.access_token_ttl_secs == 0 || self.auth.refresh_token_ttl_secs == 0 {
-            return Err(SettingsError::Invalid {
-                key: "APP__AUTH__ACCESS_TOKEN_TTL_SECS / REFRESH_TOKEN_TTL_SECS",
-                reason: "must be greater than 0".into(),
-            });
-        }
+        self.check_durations()?;
         if self.auth.login_max_failures == 0 {
             return Err(SettingsError::Invalid {
                 key: "APP__AUTH__LOGIN_MAX_FAILURES",
@@ -275,6 +294,53 @@ impl Settings {
         Ok(())
     }
 
+    /// Every duration is bounded, so no lifetime can overflow a timestamp; token
+    /// lifetimes must also be positive.
+    fn check_durations(&self) -> Result<(), SettingsError> {
+        let (a, s, d) = (&self.auth, &self.server, &self.database);
+        let durations: [(&'static str, u64, u64); 8] = [
+            (
+                "APP__AUTH__ACCESS_TOKEN_TTL_SECS",
+                a.access_token_ttl_secs,
+                1,
+            ),
+            (
+                "APP__AUTH__REFRESH_TOKEN_TTL_SECS",
+                a.refresh_token_ttl_secs,
+                1,
+            ),
+            (
+                "APP__AUTH__REFRESH_REUSE_INTERVAL_SECS",
+                a.refresh_reuse_interval_secs,
+                0,
+            ),
+            ("APP__AUTH__LEEWAY_SECS", a.leeway_secs, 0),
+            ("APP__AUTH__LOGIN_WINDOW_SECS", a.login_window_secs, 0),
+            ("APP__AUTH__CACHE_TTL_SECS", a.cache_ttl_secs, 0),
+            (
+                "APP__SERVER__SHUTDOWN_TIMEOUT_SECS",
+                s.shutdown_timeout_secs,
+                0,
+            ),
+            (
+                "APP__DATABASE__CONNECT_TIMEOUT_SECS",
+                d.connect_timeout_secs,
+                0,
+            ),
+        ];
+        for (key, value, min) in durations {
+            if value < min || value > MAX_DURATION_SECS {
+                return Err(SettingsError::Invalid {
+                    key,
+                    reason: format!(
+                        "must be between {min} and {MAX_DURATION_SECS} seconds (10 years)"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub fn cors_origins(&self) -> Vec<String> {
         split_list(&self.server.cors_origins)
     }
@@ -282,7 +348,9 @@ impl Settings {
     pub fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
         split_list(&self.server.trusted_proxies)
             .iter()
-            .filter_map(|s| s.parse().ok())
+            .filter_map(|s| s.parse::<std::net::IpAddr>().ok())
+            // A proxy seen through a dual-stack socket arrives as ::ffff:a.b.c.d.
+            .map(|ip| ip.to_canonical())
             .collect()
     }
 }
@@ -318,6 +386,62 @@ mod tests {
         assert_eq!(cfg.auth.login_max_failures, 5);
         assert_eq!(cfg.auth.login_window_secs, 900);
         assert!(cfg.auth.jwt_secret.expose().is_empty());
+    }
+
+    fn from_env(vars: &[(&str, &str)]) -> Settings {
+        let env = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::read_from("test", env).unwrap()
+    }
+
+    #[test]
+    fn strings_of_digits_stay_byte_for_byte_what_was_given() {
+        let secret = "1234567890123456789012345678901234567890";
+        let s = from_env(&[
+            ("APP__BOOTSTRAP__ADMIN_PASSWORD", "00012345678"),
+            ("APP__AUTH__JWT_SECRET", secret),
+            ("APP__AUTH__ISSUER", "007"),
+            ("APP__SERVER__PORT", "0"),
+            ("APP__AUTH__LOGIN_MAX_FAILURES", "7"),
+        ]);
+        let password = s.bootstrap.admin_password.as_ref().unwrap();
+        assert_eq!(password.expose(), "00012345678");
+        assert_eq!(s.auth.jwt_secret.expose(), secret);
+        assert_eq!(s.auth.issuer, "007");
+        // Numeric fields still parse from the environment's strings.
+        assert_eq!((s.server.port, s.auth.login_max_failures), (0, 7));
+    }
+
+    #[test]
+    fn unbounded_lifetimes_are_refused_naming_the_key() {
+        for (key, value) in [
+            ("APP__AUTH__REFRESH_TOKEN_TTL_SECS", "100000000000000"),
+            ("APP__AUTH__REFRESH_TOKEN_TTL_SECS", "18446744073709551615"),
+            ("APP__AUTH__ACCESS_TOKEN_TTL_SECS", "0"),
+            ("APP__AUTH__LEEWAY_SECS", "315360001"),
+            ("APP__AUTH__LOGIN_WINDOW_SECS", "18446744073709551615"),
+            ("APP__AUTH__REFRESH_REUSE_INTERVAL_SECS", "999999999999"),
+            ("APP__AUTH__CACHE_TTL_SECS", "999999999999"),
+        ] {
+            let err = from_env(&[(key, value)]).check().unwrap_err().to_string();
+            assert!(err.contains(key), "{key}={value}: {err}");
+        }
+        let ten_years = MAX_DURATION_SECS.to_string();
+        let s = from_env(&[("APP__AUTH__REFRESH_TOKEN_TTL_SECS", &ten_years)]);
+        assert!(s.check().is_ok());
+    }
+
+    #[test]
+    fn trusted_proxies_are_compared_in_canonical_form() {
+        let s = from_env(&[(
+            "APP__SERVER__TRUSTED_PROXIES",
+            "::ffff:10.0.0.1, 2001:db8::1",
+        )]);
+        let want: Vec<std::net::IpAddr> =
+            vec!["10.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
+        assert_eq!(s.trusted_proxies(), want);
     }
 
     #[test]

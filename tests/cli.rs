@@ -366,3 +366,72 @@ fn healthcheck_reports_whether_the_local_server_answers() {
     drop(server);
     assert!(!check());
 }
+
+/// The body of an HTTP/1.0 answer.
+fn body_of(answer: &str) -> &str {
+    answer.split("\r\n\r\n").nth(1).unwrap_or_default()
+}
+
+#[test]
+fn digit_strings_in_the_environment_are_kept_byte_for_byte() {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let db = TempDb::new("digits");
+    let secret = "1234567890123456789012345678901234567890";
+    let mut cmd = turnstile("production", &db);
+    cmd.env("APP__SERVER__HOST", "127.0.0.1")
+        .env("APP__AUTH__JWT_SECRET", secret)
+        .env("APP__BOOTSTRAP__ADMIN_EMAIL", "digits@example.com")
+        .env("APP__BOOTSTRAP__ADMIN_PASSWORD", "00012345678");
+    let (_server, port) = serve(cmd);
+    let answer = post_json(
+        port,
+        "/auth/login",
+        r#"{"email":"digits@example.com","password":"00012345678"}"#,
+    );
+    assert!(answer.contains(" 200 "), "leading zeros kept: {answer}");
+    let body: serde_json::Value = serde_json::from_str(body_of(&answer)).unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(input.as_bytes());
+    let expected =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    assert_eq!(
+        signature, expected,
+        "signed with the secret exactly as given"
+    );
+    let numeric = post_json(
+        port,
+        "/auth/login",
+        r#"{"email":"digits@example.com","password":"12345678"}"#,
+    );
+    assert!(numeric.contains(" 401 "), "{numeric}");
+}
+
+#[test]
+fn unbounded_lifetimes_refuse_to_start_naming_the_key() {
+    for (key, value) in [
+        ("APP__AUTH__REFRESH_TOKEN_TTL_SECS", "100000000000000"),
+        ("APP__AUTH__REFRESH_TOKEN_TTL_SECS", "18446744073709551615"),
+        ("APP__AUTH__ACCESS_TOKEN_TTL_SECS", "18446744073709551615"),
+        ("APP__AUTH__LOGIN_WINDOW_SECS", "99999999999"),
+    ] {
+        let db = TempDb::new("lifetimes");
+        let child = turnstile("development", &db)
+            .env(key, value)
+            .env("APP__SERVER__PORT", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn turnstile");
+        let mut server = Server(child);
+        let status = wait_for_exit(&mut server, Duration::from_secs(10));
+        assert_eq!(status.code(), Some(2), "{key}={value}");
+        let mut stderr = String::new();
+        let pipe = server.0.stderr.as_mut().expect("stderr");
+        std::io::Read::read_to_string(pipe, &mut stderr).unwrap();
+        assert!(stderr.contains("configuration error"), "{stderr}");
+        assert!(stderr.contains(key), "{key}={value}: {stderr}");
+    }
+}
