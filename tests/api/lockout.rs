@@ -187,3 +187,58 @@ async fn cors_preflight_is_allowed_for_configured_origins_only(b: Backend) {
     let evil = preflight("https://evil.example.com").await.unwrap();
     assert!(evil.headers().get("access-control-allow-origin").is_none());
 }
+
+on_both_backends!(
+    forwarded_addresses_with_ports_or_v4_mapping_count_as_one_client,
+    an_ipv6_client_cannot_escape_the_lock_by_rotating_within_its_64,
+);
+
+async fn forwarded_addresses_with_ports_or_v4_mapping_count_as_one_client(b: Backend) {
+    let app = spawn_app_with(b, |s| {
+        s.auth.login_max_failures = 3;
+        s.server.trusted_proxies = "127.0.0.1".into();
+    })
+    .await;
+    let user = app.create_user().await;
+    // One client, written three ways; the left-most entries are the client's own
+    // claims and change nothing.
+    for xff in [
+        "6.6.6.6, 192.0.2.55:4711",
+        "::ffff:192.0.2.55",
+        "7.7.7.7, 192.0.2.55",
+    ] {
+        let res = login_from(&app, &new_email(), "wrong password", Some(xff)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{xff}");
+    }
+    let locked = login_from(&app, &user.email, &user.password, Some("192.0.2.55")).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let other = login_from(&app, &user.email, &user.password, Some("6.6.6.6")).await;
+    assert_eq!(other.status(), StatusCode::OK);
+}
+
+async fn an_ipv6_client_cannot_escape_the_lock_by_rotating_within_its_64(b: Backend) {
+    let app = spawn_app_with(b, |s| {
+        s.auth.login_max_failures = 3;
+        s.server.trusted_proxies = "127.0.0.1".into();
+    })
+    .await;
+    let user = app.create_user().await;
+    for xff in [
+        "2001:db8:1:2::1",
+        "[2001:db8:1:2::2]:443",
+        "2001:db8:1:2:aaaa:bbbb:cccc:dddd",
+    ] {
+        let res = login_from(&app, &new_email(), "wrong password", Some(xff)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{xff}");
+    }
+    let rotated = login_from(
+        &app,
+        &user.email,
+        &user.password,
+        Some("2001:db8:1:2:ffff::9"),
+    )
+    .await;
+    assert_eq!(rotated.status(), StatusCode::TOO_MANY_REQUESTS);
+    let neighbour = login_from(&app, &user.email, &user.password, Some("2001:db8:1:3::1")).await;
+    assert_eq!(neighbour.status(), StatusCode::OK);
+}
