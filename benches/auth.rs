@@ -10,7 +10,8 @@ use turnstile::auth::TokenService;
 use turnstile::domain::{Email, Password, Role};
 use turnstile::net::ClientInfo;
 use turnstile::secret::Secret;
-use turnstile::services::auth::{login, register};
+use turnstile::services::auth::register;
+use turnstile::services::login::login;
 use turnstile::settings::Settings;
 use turnstile::startup::Application;
 

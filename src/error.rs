@@ -167,6 +167,14 @@ impl From<DieselError> for AppError {
             DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 AppError::Unavailable
             }
+            // Lock order is fixed wherever several rows are locked, so this is a
+            // safety net: PostgreSQL picked this transaction as a deadlock victim and
+            // rolled it back, and a retry will succeed.
+            DieselError::DatabaseError(_, ref info)
+                if info.message().contains("deadlock detected") =>
+            {
+                AppError::Unavailable
+            }
             other => AppError::internal(format!("database: {other}")),
         }
     }

@@ -57,6 +57,7 @@ diesel::table! {
         at -> Timestamp,
         email -> Text,
         ip -> Text,
+        pending -> Bool,
     }
 }
 

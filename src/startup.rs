@@ -244,8 +244,9 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
             .app_data(routes::json_config(json_limit))
             .app_data(routes::query_config())
             .app_data(routes::path_config())
-            .wrap(routes::fallback_error_handlers())
             .wrap(cors(&state.settings))
+            // Outside CORS, so that a refused preflight gets the JSON envelope too.
+            .wrap(routes::fallback_error_handlers())
             .wrap(from_fn(request_context))
             // Method and path only: query strings may carry search terms (emails).
             // Not installed at all when its lines would be filtered out anyway.

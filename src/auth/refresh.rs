@@ -1,18 +1,24 @@
-//! Opaque refresh tokens and random identifiers: CSPRNG bytes, URL-safe, stored only as SHA-256.
+//! Opaque refresh tokens and random identifiers: CSPRNG bytes, URL-safe, stored only as
+//! SHA-256. A rotated token's successor is derived from it under the server secret, so a
+//! token replayed within the reuse interval gets the very successor already issued
+//! instead of starting a second chain.
 
 use base64::Engine;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-fn random_url_safe(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buf);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
-}
+use crate::secret::{random_url_safe, Secret};
 
-/// A new refresh token: 256 bits of entropy.
+/// A new refresh token (the first of a session): 256 bits of entropy.
 pub fn new_refresh_token() -> String {
     random_url_safe(32)
+}
+
+/// The token that replaces `parent` when it is rotated: HMAC-SHA256 under the server
+/// secret, as unguessable as a random token to anyone without the secret and the
+/// parent, and the same every time it is computed.
+pub fn successor(key: &Secret, parent: &str) -> String {
+    let mac = key.mac("turnstile refresh successor v1", parent.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac)
 }
 
 /// A new session id or token id: 128 bits, unguessable.
@@ -30,14 +36,33 @@ pub fn hash_token(token: &str) -> String {
 mod tests {
     use super::*;
 
+    fn url_safe(s: &str) -> bool {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    }
+
     #[test]
     fn refresh_tokens_are_long_unique_and_url_safe() {
         let a = new_refresh_token();
         assert_eq!(a.len(), 43);
         assert_ne!(a, new_refresh_token());
-        assert!(a
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(url_safe(&a));
+    }
+
+    #[test]
+    fn a_successor_is_stable_keyed_and_shaped_like_a_token() {
+        let key = Secret::new("0123456789abcdef0123456789abcdef");
+        let parent = new_refresh_token();
+        let next = successor(&key, &parent);
+        assert_eq!(next, successor(&key, &parent));
+        assert_ne!(next, parent);
+        assert_ne!(
+            next,
+            successor(&Secret::new("another key entirely, 32 bytes!"), &parent)
+        );
+        assert_ne!(successor(&key, &next), next, "each link of a chain differs");
+        assert_eq!(next.len(), 43);
+        assert!(url_safe(&next));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `Password`: a candidate password that meets the length policy. Never printed.
+//! `Password`: a candidate password that meets the policy (length, no control
+//! characters). Never printed.
 
 use crate::error::AppError;
 
@@ -27,6 +28,14 @@ impl Password {
         if raw.trim().is_empty() {
             return Err(AppError::Validation(
                 "password must not be only whitespace".into(),
+            ));
+        }
+        // NUL, tabs, newlines and other control characters: never typed on purpose,
+        // often a sign of a broken client, and NUL ends the password for bcrypt-based
+        // verifiers elsewhere.
+        if raw.chars().any(char::is_control) {
+            return Err(AppError::Validation(
+                "password must not contain control characters".into(),
             ));
         }
         Ok(Password(raw))
@@ -71,6 +80,21 @@ mod tests {
     fn whitespace_only_and_absurd_lengths_are_rejected() {
         assert!(Password::parse(" ".repeat(12)).is_err());
         assert!(Password::parse("a".repeat(MAX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn control_characters_are_rejected() {
+        for bad in [
+            "\0".repeat(8),
+            "password\0".into(),
+            "pass\tword1".into(),
+            "password1\n".into(),
+            "pass\u{7f}word".into(),
+            "pass\u{85}word".into(),
+        ] {
+            assert!(Password::parse(bad.clone()).is_err(), "{bad:?}");
+        }
+        assert!(Password::parse("pass word with spaces".into()).is_ok());
     }
 
     #[test]

@@ -14,7 +14,11 @@ pub mod action {
     pub const LOGIN_FAILURE: &str = "login_failure";
     pub const LOCKOUT: &str = "lockout";
     pub const PASSWORD_CHANGE: &str = "password_change";
+    /// A wrong `current_password` on a password change.
+    pub const PASSWORD_CHANGE_FAILURE: &str = "password_change_failure";
     pub const REFRESH_REUSE_DETECTED: &str = "refresh_reuse_detected";
+    /// A spent refresh token presented again within the reuse interval.
+    pub const REFRESH_REPLAYED: &str = "refresh_replayed";
     pub const LOGOUT: &str = "logout";
     pub const SESSION_REVOKED: &str = "session_revoked";
     pub const SESSIONS_REVOKED: &str = "sessions_revoked";

@@ -4,8 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::Conn;
-use crate::models::sessions::Session;
-use crate::schema::{refresh_tokens, sessions};
+use crate::schema::refresh_tokens;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = refresh_tokens)]
@@ -33,12 +32,11 @@ pub fn insert(conn: &mut Conn, new: &NewRefreshToken<'_>) -> QueryResult<usize> 
         .execute(conn)
 }
 
-/// The token with this hash and the session it belongs to.
-pub fn find_by_hash(conn: &mut Conn, hash: &str) -> QueryResult<Option<(RefreshToken, Session)>> {
+/// The token with this hash.
+pub fn find_by_hash(conn: &mut Conn, hash: &str) -> QueryResult<Option<RefreshToken>> {
     refresh_tokens::table
-        .inner_join(sessions::table)
         .filter(refresh_tokens::token_hash.eq(hash))
-        .select((RefreshToken::as_select(), Session::as_select()))
+        .select(RefreshToken::as_select())
         .first(conn)
         .optional()
 }

@@ -57,6 +57,24 @@ pub fn find(conn: &mut Conn, id: &str) -> QueryResult<Option<Session>> {
         .optional()
 }
 
+/// The session's row, locked until the end of the transaction on PostgreSQL, so that
+/// a refresh and a revocation of one session cannot interleave.
+pub fn lock(conn: &mut Conn, id: &str) -> QueryResult<Option<Session>> {
+    match conn {
+        Conn::Postgres(pg) => sessions::table
+            .find(id)
+            .select(Session::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        Conn::Sqlite(_) => sessions::table
+            .find(id)
+            .select(Session::as_select())
+            .first(conn)
+            .optional(),
+    }
+}
+
 pub fn list_live(conn: &mut Conn, user_id: i64, now: NaiveDateTime) -> QueryResult<Vec<Session>> {
     sessions::table
         .filter(sessions::user_id.eq(user_id))

@@ -70,6 +70,26 @@ pub fn find(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
         .optional()
 }
 
+/// The user's row, locked until the end of the transaction on PostgreSQL (`FOR
+/// UPDATE`): a concurrent password change, disable, role change or deletion waits
+/// for this transaction, or this one sees its result. SQLite transactions already
+/// run one writer at a time.
+pub fn lock(conn: &mut Conn, id: i64) -> QueryResult<Option<User>> {
+    match conn {
+        Conn::Postgres(pg) => users::table
+            .find(id)
+            .select(User::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        Conn::Sqlite(_) => users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional(),
+    }
+}
+
 pub fn find_by_email(conn: &mut Conn, email: &str) -> QueryResult<Option<User>> {
     users::table
         .filter(users::email.eq(email))
@@ -141,19 +161,19 @@ pub fn lock_active_admins(conn: &mut Conn) -> QueryResult<Vec<i64>> {
     }
 }
 
-pub fn update_role_and_disabled(
-    conn: &mut Conn,
-    id: i64,
-    role: Role,
-    disabled: bool,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
+/// The columns an admin PATCH may change; `None` leaves a column as it is, so two
+/// concurrent patches of different fields never write back each other's snapshot.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges<'a> {
+    pub role: Option<&'a str>,
+    pub disabled: Option<bool>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update(conn: &mut Conn, id: i64, changes: &UserChanges<'_>) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
-        .set((
-            users::role.eq(role.as_str()),
-            users::disabled.eq(disabled),
-            users::updated_at.eq(now),
-        ))
+        .set(changes)
         .execute(conn)
 }
 

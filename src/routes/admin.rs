@@ -96,7 +96,7 @@ pub async fn list_users(
 pub struct CreateUser {
     #[schema(required = true, value_type = String, format = Email, max_length = 254)]
     email: Option<String>,
-    #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "\\S")]
+    #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     password: Option<String>,
     /// Default `user`.
     #[schema(value_type = Option<Role>)]

@@ -10,6 +10,8 @@ use crate::error::{AppError, AppResult, ErrorBody};
 use crate::net::ClientInfo;
 use crate::routes::{JsonBody, OptionalJsonBody};
 use crate::services::auth as service;
+use crate::services::login as login_service;
+use crate::services::refresh as refresh_service;
 use crate::state::AppState;
 use crate::views::{TokenPairView, UserView};
 
@@ -19,7 +21,7 @@ use crate::views::{TokenPairView, UserView};
 pub struct Credentials {
     #[schema(required = true, value_type = String, format = Email, max_length = 254, example = "alice@example.com")]
     email: Option<String>,
-    #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "\\S", example = "correct horse battery")]
+    #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "correct horse battery")]
     password: Option<String>,
 }
 
@@ -69,7 +71,7 @@ pub async fn login(
     let body = body.into_inner();
     let email = required(body.email, "email")?;
     let password = required(body.password, "password")?;
-    let pair = service::login(&state, &email, password, client).await?;
+    let pair = login_service::login(&state, &email, password, client).await?;
     Ok(HttpResponse::Ok().json(pair))
 }
 
@@ -95,7 +97,7 @@ pub async fn refresh(
     client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let token = required(body.into_inner().refresh_token, "refresh_token")?;
-    let pair = service::refresh(&state, &token, client).await?;
+    let pair = refresh_service::refresh(&state, &token, client).await?;
     Ok(HttpResponse::Ok().json(pair))
 }
 

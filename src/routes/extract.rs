@@ -5,7 +5,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, FromRequest, HttpRequest};
 use std::future::{ready, Ready};
@@ -27,7 +27,7 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                 JsonPayloadError::ContentType => AppError::UnsupportedMediaType,
                 JsonPayloadError::Deserialize(e) if e.is_data() => AppError::BadRequest {
                     code: "invalid_body",
-                    message: format!("a field has the wrong type: {}", first_line(e)),
+                    message: format!("a field has the wrong type: {}", expectation(e)),
                 },
                 _ => AppError::BadRequest {
                     code: "malformed_json",
@@ -38,16 +38,28 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
         })
 }
 
-/// serde_json's messages name the field and expected type, never the value sent.
-fn first_line(e: &serde_json::Error) -> String {
+/// What a deserialiser expected, without what it got: serde's messages quote the
+/// rejected value (`invalid type: string "hunter2", expected a boolean`), and a value
+/// typed into the wrong field may be a password. The expectation comes last in those
+/// messages and names only types and allowed values.
+fn expectation(e: &dyn std::fmt::Display) -> String {
     let text = e.to_string();
-    text.split(" at line ").next().unwrap_or("").to_string()
+    let text = text.split(" at line ").next().unwrap_or_default();
+    match text.rsplit_once(", expected ") {
+        Some((_, expected)) => format!("expected {expected}"),
+        None => "it could not be read".into(),
+    }
 }
 
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| {
         let message = match err {
-            QueryPayloadError::Deserialize(e) => format!("invalid query string: {e}"),
+            QueryPayloadError::Deserialize(e) => {
+                format!(
+                    "invalid query string: a parameter has the wrong type ({})",
+                    expectation(&e)
+                )
+            }
             _ => "invalid query string".into(),
         };
         AppError::BadRequest {
@@ -105,8 +117,13 @@ fn object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, actix_web:
     if !value.is_object() {
         return Err(invalid_body("the body must be a JSON object".into()));
     }
-    serde_json::from_value(value)
-        .map_err(|e| invalid_body(format!("a field has the wrong type: {}", first_line(&e))))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        invalid_body(format!(
+            "the field `{field}` has the wrong type: {}",
+            expectation(e.inner())
+        ))
+    })
 }
 
 /// An optional [`JsonBody`]: no body at all, or JSON `null`, is `None`; any other body
@@ -144,8 +161,9 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound("route"))
 }
 
-/// Safety net for responses actix builds itself (405, a stray 500): whatever has
-/// no JSON body gets the envelope for its status.
+/// Safety net for responses built outside our handlers (actix's own 405 or a stray
+/// 500, a refused CORS preflight): whatever has no JSON body gets the envelope for
+/// its status.
 pub fn fallback_error_handlers<B: MessageBody + 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
         let is_json = res
@@ -156,7 +174,18 @@ pub fn fallback_error_handlers<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
         let status = res.status();
-        let (code, message) = envelope_for(status);
+        let preflight = res.request().method() == Method::OPTIONS
+            && res
+                .request()
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let (code, message) = match preflight {
+            true if status == StatusCode::BAD_REQUEST => (
+                "cors_not_allowed",
+                "this origin, method or header is not allowed cross-origin",
+            ),
+            _ => envelope_for(status),
+        };
         let body = serde_json::to_string(&ErrorBody {
             error: code,
             message: message.into(),
@@ -201,5 +230,21 @@ impl FromRequest for ClientInfo {
             .map(|s| s.trusted_proxies.clone())
             .unwrap_or_default();
         ready(Ok(ClientInfo::from_request(req, &trusted)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expectation;
+
+    #[test]
+    fn messages_name_the_expected_type_and_never_the_value_sent() {
+        let err = serde_json::from_value::<bool>(serde_json::json!("hunter2 secret")).unwrap_err();
+        let text = expectation(&err);
+        assert_eq!(text, "expected a boolean");
+        let err = serde_json::from_str::<bool>("\"a, expected a trap\"").unwrap_err();
+        assert_eq!(expectation(&err), "expected a boolean");
+        let err = serde_json::from_value::<i64>(serde_json::json!(["hunter2"])).unwrap_err();
+        assert!(!expectation(&err).contains("hunter2"));
     }
 }

@@ -30,7 +30,7 @@ pub async fn get(user: AuthUser) -> HttpResponse {
 pub struct ChangePassword {
     #[schema(required = true, value_type = String, format = Password)]
     current_password: Option<String>,
-    #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "\\S")]
+    #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     new_password: Option<String>,
 }
 
@@ -40,7 +40,9 @@ pub struct ChangePassword {
     request_body = ChangePassword,
     responses(
         (status = 200, description = "A fresh pair in a new session", body = TokenPairView),
-        (status = 401, description = "`invalid_credentials` (wrong current password) or an invalid token", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials` (wrong current password; counted toward the account's lockout) or an invalid token", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: the account or client is locked out; see `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until the lock lifts"))),
         (status = 409, description = "The password changed concurrently", body = ErrorBody),
     ),
     security(("bearer" = []))

@@ -9,7 +9,7 @@ use crate::db::Conn;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, AuditFilter, NewAuditEvent};
-use crate::models::users::{self, User, UserFilter};
+use crate::models::users::{self, User, UserChanges, UserFilter};
 use crate::models::{login_failures, now, sessions};
 use crate::net::ClientInfo;
 use crate::state::AppState;
@@ -56,20 +56,27 @@ pub async fn get_user(state: &AppState, id: i64) -> AppResult<UserView> {
         .ok_or(AppError::NotFound("user"))
 }
 
-/// Refuses a change that would leave no enabled admin. Must run inside the
-/// transaction that makes the change (the admin rows stay locked until it ends).
-fn ensure_not_last_admin(conn: &mut Conn, target: &User) -> AppResult<()> {
-    if !target.is_active_admin() {
-        return Ok(());
-    }
+/// Locks what an admin change of user `id` reads: first every enabled admin's row (for
+/// the last-admin rule), then the target's. On PostgreSQL the rows stay locked until
+/// the transaction ends, so concurrent changes of one user run one after another,
+/// each from the state the previous one left, and two admins demoting each other
+/// cannot both succeed. Always in this order (admins by id, then the target), so two
+/// such transactions cannot deadlock. SQLite runs one writer at a time anyway.
+fn lock_for_change(conn: &mut Conn, id: i64) -> AppResult<(User, Vec<i64>)> {
     let admins = users::lock_active_admins(conn)?;
-    if admins.iter().all(|&id| id == target.id) {
+    let target = users::lock(conn, id)?.ok_or(AppError::NotFound("user"))?;
+    Ok((target, admins))
+}
+
+/// Refuses a change that would leave no enabled admin.
+fn ensure_not_last_admin(target: &User, admins: &[i64]) -> AppResult<()> {
+    if target.is_active_admin() && admins.iter().all(|&id| id == target.id) {
         return Err(AppError::LastAdmin);
     }
     Ok(())
 }
 
-fn find_for_update(conn: &mut Conn, id: i64) -> AppResult<User> {
+fn find_user(conn: &mut Conn, id: i64) -> AppResult<User> {
     users::find(conn, id)?.ok_or(AppError::NotFound("user"))
 }
 
@@ -89,14 +96,19 @@ pub async fn update_user(
     let user = state
         .change(move |conn, changed| {
             let at = now();
-            let before = find_for_update(conn, id)?;
+            let (before, admins) = lock_for_change(conn, id)?;
             let role = patch.role.unwrap_or(before.role());
             let disabled = patch.disabled.unwrap_or(before.disabled);
             let loses_admin = before.is_active_admin() && (role != Role::Admin || disabled);
             if loses_admin {
-                ensure_not_last_admin(conn, &before)?;
+                ensure_not_last_admin(&before, &admins)?;
             }
-            users::update_role_and_disabled(conn, id, role, disabled, at)?;
+            let changes = UserChanges {
+                role: (role != before.role()).then_some(role.as_str()),
+                disabled: (disabled != before.disabled).then_some(disabled),
+                updated_at: Some(at),
+            };
+            users::update(conn, id, &changes)?;
             changed.push(Change::User(id));
             let event = |name| {
                 NewAuditEvent::new(name, at)
@@ -124,7 +136,7 @@ pub async fn update_user(
                 let detail = serde_json::json!({ "sessions_revoked": revoked });
                 audit::record(conn, event(name).detail(detail))?;
             }
-            find_for_update(conn, id)
+            find_user(conn, id)
         })
         .await?;
     Ok(UserView::from(&user))
@@ -139,8 +151,8 @@ pub async fn delete_user(
     let actor_id = actor.id;
     state
         .change(move |conn, changed| {
-            let target = find_for_update(conn, id)?;
-            ensure_not_last_admin(conn, &target)?;
+            let (target, admins) = lock_for_change(conn, id)?;
+            ensure_not_last_admin(&target, &admins)?;
             users::delete(conn, id)?;
             changed.extend([Change::User(id), Change::AllSessions(id)]);
             login_failures::clear_email(conn, &target.email)?;
@@ -167,7 +179,7 @@ pub async fn revoke_sessions(
     state
         .change(move |conn, changed| {
             let at = now();
-            find_for_update(conn, id)?;
+            find_user(conn, id)?;
             let count = sessions::revoke_all_for_user(conn, id, None, at)?;
             changed.push(Change::AllSessions(id));
             audit::record(
@@ -193,7 +205,7 @@ pub async fn unlock(
     state
         .db
         .transaction(move |conn| {
-            let target = find_for_update(conn, id)?;
+            let target = find_user(conn, id)?;
             let cleared = login_failures::clear_email(conn, &target.email)?;
             audit::record(
                 conn,

@@ -4,4 +4,6 @@
 pub mod admin;
 pub mod auth;
 pub mod lockout;
+pub mod login;
+pub mod refresh;
 pub mod sessions;

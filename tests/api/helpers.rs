@@ -411,3 +411,56 @@ pub fn sign(header: &Value, claims: &Value, secret: &[u8]) -> String {
 pub fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
 }
+
+/// The instances a race runs against: one on SQLite (one process owns the file), two
+/// on one PostgreSQL database (as behind a load balancer). Requests are spread over
+/// them round-robin with [`Cluster::nth`].
+pub struct Cluster {
+    pub apps: Vec<TestApp>,
+}
+
+impl Cluster {
+    pub async fn start(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Cluster {
+        let first = spawn_app_with(backend, tweak).await;
+        let mut apps = vec![];
+        if backend == Backend::Postgres {
+            apps.push(first.second_instance().await);
+        }
+        apps.insert(0, first);
+        Cluster { apps }
+    }
+
+    /// The first instance.
+    pub fn a(&self) -> &TestApp {
+        &self.apps[0]
+    }
+
+    /// Instance `i` modulo the number of instances.
+    pub fn nth(&self, i: usize) -> &TestApp {
+        &self.apps[i % self.apps.len()]
+    }
+}
+
+impl TestApp {
+    /// How many audit events with this action exist, read from the database.
+    pub async fn audit_count(&self, action: &str) -> i64 {
+        let filter = turnstile::models::audit::AuditFilter {
+            action: Some(action.to_string()),
+            ..Default::default()
+        };
+        self.state
+            .db
+            .run(move |conn| Ok(turnstile::models::audit::list(conn, &filter, 1, 0)?.1))
+            .await
+            .expect("audit count")
+    }
+}
+
+/// Counts responses by status.
+pub fn tally(statuses: &[StatusCode]) -> std::collections::BTreeMap<u16, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for s in statuses {
+        *out.entry(s.as_u16()).or_insert(0) += 1;
+    }
+    out
+}

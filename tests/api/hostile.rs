@@ -187,3 +187,122 @@ async fn query_filters_are_exact(b: Backend) {
         StatusCode::OK
     );
 }
+
+on_both_backends!(
+    text_typed_into_the_email_field_of_a_failed_login_is_never_stored_or_shown,
+    a_password_with_control_characters_is_refused,
+    a_refused_cors_preflight_answers_the_json_envelope,
+    a_wrongly_typed_field_is_named_without_echoing_its_value,
+);
+
+async fn text_typed_into_the_email_field_of_a_failed_login_is_never_stored_or_shown(b: Backend) {
+    let app = crate::helpers::spawn_app_with(b, |s| s.auth.login_max_failures = 2).await;
+    let (_, admin) = app.admin_with_tokens().await;
+    let typed = "Correct Horse Battery Staple 42";
+    for _ in 0..2 {
+        let res = app.login(typed, "whatever password").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Still counted: the same text a third time is locked out.
+    assert_eq!(
+        app.login(typed, "whatever password").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let res = app
+        .get("/api/admin/audit?per_page=100", Some(&admin.access))
+        .await;
+    let audit = res.text().await.unwrap().to_lowercase();
+    assert!(audit.contains("login_failure"), "{audit}");
+    assert!(audit.contains("malformed_email"), "{audit}");
+    assert!(
+        !audit.contains("horse battery"),
+        "the audit trail shows it: {audit}"
+    );
+    let stored = app
+        .state
+        .db
+        .run(|conn| {
+            use diesel::prelude::*;
+            use turnstile::schema::login_failures::dsl::*;
+            Ok(login_failures.select(email).load::<String>(conn)?)
+        })
+        .await
+        .unwrap();
+    assert!(!stored.is_empty());
+    assert!(
+        stored.iter().all(|e| !e.contains("horse")),
+        "stored as typed: {stored:?}"
+    );
+}
+
+async fn a_password_with_control_characters_is_refused(b: Backend) {
+    let app = spawn_app(b).await;
+    for password in [
+        "\u{0}".repeat(8),
+        "password\tone".into(),
+        "password\u{7}".into(),
+    ] {
+        let res = app.register(&crate::helpers::new_email(), &password).await;
+        let (status, body) = status_and_json(res).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{password:?}: {body}"
+        );
+        assert_eq!(body["error"], "validation_error");
+    }
+}
+
+async fn a_refused_cors_preflight_answers_the_json_envelope(b: Backend) {
+    let app = crate::helpers::spawn_app_with(b, |s| {
+        s.server.cors_origins = "https://dash.example.com".into()
+    })
+    .await;
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/profile"))
+        .header("origin", "https://evil.example.com")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let content_type = res.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let (status, body) = status_and_json(res).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "cors_not_allowed", "{body}");
+    assert!(body["message"].is_string());
+}
+
+async fn a_wrongly_typed_field_is_named_without_echoing_its_value(b: Backend) {
+    let app = spawn_app(b).await;
+    let (user, admin) = app.admin_with_tokens().await;
+    let secret = "hunter2-typed-in-the-wrong-field";
+    let res = app
+        .patch_json(
+            &format!("/api/admin/users/{}", user.id),
+            &admin.access,
+            &json!({ "disabled": secret }),
+        )
+        .await;
+    let (status, body) = status_and_json(res).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_body");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("disabled"), "names the field: {message}");
+    assert!(!message.contains("hunter2"), "echoes the value: {message}");
+    let res = app
+        .post_json(
+            "/auth/login",
+            None,
+            &json!({ "email": "a@example.com", "password": [secret] }),
+        )
+        .await;
+    let (status, body) = status_and_json(res).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!body.to_string().contains("hunter2"), "{body}");
+}

@@ -10,6 +10,7 @@ mod login;
 mod openapi;
 mod operations;
 mod profile;
+mod races;
 mod register;
 mod scale;
 mod sessions;

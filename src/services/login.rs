@@ -1,0 +1,243 @@
+//! Login: a password check that holds its promises under concurrency.
+//!
+//! 1. One transaction reserves the attempt's place in the lockout window (or answers
+//!    429) and reads the account.
+//! 2. bcrypt runs outside any transaction, on the hashing pool.
+//! 3. One transaction settles it. On the right password the user's row is re-read
+//!    *locked*: if the password changed, or the account was disabled or deleted while
+//!    bcrypt ran, no session is created; otherwise the session is created from that
+//!    locked row, so the session and its token carry the version that was verified,
+//!    and a password change, disable or deletion committing later revokes it.
+
+use crate::cache::Change;
+use crate::domain::Email;
+use crate::error::{AppError, AppResult};
+use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::now;
+use crate::models::users::{self, User};
+use crate::net::ClientInfo;
+use crate::secret::Secret;
+use crate::services::lockout::{Attempt, AttemptKeys, Policy, Reservation};
+use crate::services::sessions::{self, token_pair, Grant};
+use crate::state::AppState;
+use crate::views::TokenPairView;
+
+/// What was typed into the email field, as far as the server keeps it.
+enum Identifier {
+    Email(Email),
+    /// Not an address: it names no account, and is kept only as a keyed hash (people
+    /// type passwords into the wrong field), so the lockout still counts it without
+    /// storing or showing what was typed.
+    Malformed(String),
+}
+
+impl Identifier {
+    fn parse(raw: &str, key: &Secret) -> Identifier {
+        match Email::parse(raw) {
+            Ok(email) => Identifier::Email(email),
+            Err(_) => {
+                let normalised = raw.trim().to_lowercase();
+                let mac = key.mac("turnstile login identifier v1", normalised.as_bytes());
+                let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+                Identifier::Malformed(format!("malformed:{hex}"))
+            }
+        }
+    }
+
+    fn key(&self) -> &str {
+        match self {
+            Identifier::Email(e) => e.as_str(),
+            Identifier::Malformed(k) => k,
+        }
+    }
+
+    /// What the audit trail may show.
+    fn audit_detail(&self, reason: &str) -> serde_json::Value {
+        match self {
+            Identifier::Email(e) => serde_json::json!({ "email": e.as_str(), "reason": reason }),
+            Identifier::Malformed(_) => {
+                serde_json::json!({ "malformed_email": true, "reason": reason })
+            }
+        }
+    }
+}
+
+/// How the settling transaction of a right password ended.
+enum Settled {
+    LoggedIn(User, Grant),
+    Disabled,
+    /// The password was changed, or the account deleted, while bcrypt ran: the
+    /// password that was checked is no longer the account's.
+    Stale,
+}
+
+/// Verifies credentials and starts a session. Unknown email and wrong password are
+/// indistinguishable: same body, and the same bcrypt work (a dummy hash).
+pub async fn login(
+    state: &AppState,
+    raw_email: &str,
+    password: String,
+    client: ClientInfo,
+) -> AppResult<TokenPairView> {
+    // A login that could not be hashed anyway is refused before any database work.
+    if state.hasher.pool().is_saturated() {
+        return Err(AppError::Busy);
+    }
+    let policy = Policy::from_settings(&state.settings.auth);
+    let identifier = Identifier::parse(raw_email, &state.settings.auth.jwt_secret);
+    let keys = AttemptKeys {
+        account: identifier.key().to_string(),
+        client: client.lockout_key(),
+    };
+    let email = match &identifier {
+        Identifier::Email(e) => Some(e.as_str().to_string()),
+        Identifier::Malformed(_) => None,
+    };
+    let reserved = state
+        .db
+        .transaction(move |conn| {
+            let attempt = match policy.reserve(conn, keys, now())? {
+                Reservation::Granted(a) => a,
+                Reservation::Locked(retry) => return Ok(Err(retry)),
+            };
+            let user = match email {
+                Some(e) => users::find_by_email(conn, &e)?,
+                None => None,
+            };
+            Ok(Ok((attempt, user)))
+        })
+        .await?;
+    let (attempt, user) = match reserved {
+        Ok(found) => found,
+        Err(retry_after_secs) => {
+            state.metrics.login("locked");
+            return Err(AppError::TooManyAttempts { retry_after_secs });
+        }
+    };
+
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = match state.hasher.verify(password, hash).await {
+        Ok(v) => v,
+        Err(e) => return Err(release(state, policy, attempt, e).await),
+    };
+    let target = user.as_ref().map(|u| u.id);
+    if let (Some(user), true) = (user, verified) {
+        match settle_right_password(state, policy, &attempt, user, &identifier, &client).await? {
+            Settled::LoggedIn(user, grant) => {
+                state.metrics.login("success");
+                return token_pair(state, &user, grant);
+            }
+            Settled::Disabled => {
+                state.metrics.login("disabled");
+                return Err(AppError::AccountDisabled);
+            }
+            Settled::Stale => {}
+        }
+    }
+    record_failure(state, policy, attempt, target, identifier, client).await?;
+    state.metrics.login("invalid_credentials");
+    Err(AppError::InvalidCredentials)
+}
+
+async fn settle_right_password(
+    state: &AppState,
+    policy: Policy,
+    attempt: &Attempt,
+    checked: User,
+    identifier: &Identifier,
+    client: &ClientInfo,
+) -> AppResult<Settled> {
+    let ttl = state.settings.auth.refresh_token_ttl_secs;
+    let (attempt, client) = (attempt.clone(), client.clone());
+    let disabled_detail = identifier.audit_detail("disabled");
+    state
+        .change(move |conn, changed| {
+            let at = now();
+            let user = match users::lock(conn, checked.id)? {
+                Some(u) if u.password_version == checked.password_version => u,
+                _ => return Ok(Settled::Stale),
+            };
+            if user.disabled {
+                policy.release(conn, &attempt)?;
+                audit::record(
+                    conn,
+                    NewAuditEvent::new(action::LOGIN_FAILURE, at)
+                        .target(user.id)
+                        .ip(client.ip.as_deref())
+                        .detail(disabled_detail),
+                )?;
+                return Ok(Settled::Disabled);
+            }
+            policy.succeed(conn, &attempt)?;
+            users::touch_last_login(conn, user.id, at)?;
+            changed.push(Change::User(user.id));
+            let grant = sessions::start(conn, &user, &client, ttl, at)?;
+            audit::record(
+                conn,
+                NewAuditEvent::new(action::LOGIN_SUCCESS, at)
+                    .actor(user.id)
+                    .target(user.id)
+                    .ip(client.ip.as_deref())
+                    .detail(serde_json::json!({ "session_id": grant.session_id })),
+            )?;
+            let user = User {
+                last_login_at: Some(at),
+                ..user
+            };
+            Ok(Settled::LoggedIn(user, grant))
+        })
+        .await
+}
+
+/// Counts the attempt as a failure and audits it (and the lockout it may cause).
+async fn record_failure(
+    state: &AppState,
+    policy: Policy,
+    attempt: Attempt,
+    target: Option<i64>,
+    identifier: Identifier,
+    client: ClientInfo,
+) -> AppResult<()> {
+    let detail = identifier.audit_detail("invalid_credentials");
+    let locked = state
+        .db
+        .transaction(move |conn| {
+            let at = now();
+            let locked = policy.fail(conn, &attempt, at)?;
+            let event = |name| {
+                let e = NewAuditEvent::new(name, at).ip(client.ip.as_deref());
+                match target {
+                    Some(t) => e.target(t),
+                    None => e,
+                }
+            };
+            audit::record(conn, event(action::LOGIN_FAILURE).detail(detail.clone()))?;
+            if locked {
+                audit::record(conn, event(action::LOCKOUT).detail(detail))?;
+            }
+            Ok(locked)
+        })
+        .await?;
+    if locked {
+        state.metrics.lockouts.inc();
+    }
+    Ok(())
+}
+
+/// Gives the attempt's place back after `cause` stopped the check, and returns
+/// `cause`. If even that fails, the place expires with the window.
+pub(crate) async fn release(
+    state: &AppState,
+    policy: Policy,
+    attempt: Attempt,
+    cause: AppError,
+) -> AppError {
+    let released = state
+        .db
+        .transaction(move |conn| policy.release(conn, &attempt))
+        .await;
+    if let Err(e) = released {
+        log::warn!("could not release a lockout reservation: {}", e.code());
+    }
+    cause
+}

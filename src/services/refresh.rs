@@ -1,0 +1,123 @@
+//! Refresh-token rotation with reuse detection.
+//!
+//! A session's refresh tokens form one chain: spending a token issues its successor,
+//! derived from it under the server secret (`auth::refresh::successor`). A spent
+//! token presented again within the reuse interval (a retried request, a second tab)
+//! gets that same successor back, never a new one, so every holder of the session
+//! shares one chain. A spent token presented after the interval revokes the session.
+//! Everything happens under a lock on the session's row, so a rotation, a replay and a
+//! revocation of one session never interleave.
+
+use chrono::Duration;
+
+use crate::auth::refresh::{hash_token, successor};
+use crate::cache::Change;
+use crate::error::{AppError, AppResult};
+use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::refresh_tokens::{self, NewRefreshToken};
+use crate::models::users::User;
+use crate::models::{now, sessions, users};
+use crate::net::ClientInfo;
+use crate::services::sessions::{token_pair, Grant};
+use crate::state::AppState;
+use crate::views::TokenPairView;
+
+enum Outcome {
+    Rotated(User, Grant),
+    /// The session was revoked in the transaction (user disabled, deleted or with a
+    /// new password); the caller answers 401 after commit.
+    Revoked,
+    /// A spent token came back after the reuse interval: the session was revoked.
+    ReuseDetected,
+    Invalid,
+}
+
+/// Rotates a refresh token: the presented one is spent and its successor issued, in
+/// one transaction.
+pub async fn refresh(
+    state: &AppState,
+    presented: &str,
+    client: ClientInfo,
+) -> AppResult<TokenPairView> {
+    let hash = hash_token(presented);
+    let next = successor(&state.settings.auth.jwt_secret, presented);
+    let reuse_interval = Duration::seconds(state.settings.auth.refresh_reuse_interval_secs as i64);
+    let outcome = state
+        .change(move |conn, changed| {
+            let at = now();
+            let Some(token) = refresh_tokens::find_by_hash(conn, &hash)? else {
+                return Ok(Outcome::Invalid);
+            };
+            let session = match sessions::lock(conn, &token.session_id)? {
+                Some(s) if s.is_live(at) => s,
+                _ => return Ok(Outcome::Invalid),
+            };
+            let user = match users::find(conn, session.user_id)? {
+                Some(u) if !u.disabled && u.password_version == session.password_version => u,
+                _ => {
+                    sessions::revoke(conn, &session.id, at)?;
+                    changed.push(Change::Session(session.id));
+                    return Ok(Outcome::Revoked);
+                }
+            };
+            let grant = Grant {
+                session_id: session.id.clone(),
+                refresh_token: next.clone(),
+                expires_at: session.expires_at,
+            };
+            if refresh_tokens::claim(conn, token.id, at)? == 1 {
+                refresh_tokens::insert(
+                    conn,
+                    &NewRefreshToken {
+                        session_id: &session.id,
+                        token_hash: &hash_token(&next),
+                        parent_id: Some(token.id),
+                        issued_at: at,
+                    },
+                )?;
+                sessions::touch(conn, &session.id, at)?;
+                return Ok(Outcome::Rotated(user, grant));
+            }
+            let spent_at = refresh_tokens::used_at(conn, token.id)?.unwrap_or(at);
+            let since_spent = at - spent_at;
+            let event = |name| {
+                NewAuditEvent::new(name, at)
+                    .target(user.id)
+                    .ip(client.ip.as_deref())
+            };
+            if reuse_interval.is_zero() || since_spent >= reuse_interval {
+                sessions::revoke(conn, &session.id, at)?;
+                changed.push(Change::Session(session.id.clone()));
+                audit::record(
+                    conn,
+                    event(action::REFRESH_REUSE_DETECTED)
+                        .detail(serde_json::json!({ "session_id": session.id })),
+                )?;
+                return Ok(Outcome::ReuseDetected);
+            }
+            // Within the interval: the successor issued when the token was spent.
+            // It is missing only if the server secret changed since; then this old
+            // token simply stops working.
+            match refresh_tokens::find_by_hash(conn, &hash_token(&next))? {
+                Some(t) if t.session_id == session.id => {}
+                _ => return Ok(Outcome::Invalid),
+            }
+            audit::record(
+                conn,
+                event(action::REFRESH_REPLAYED).detail(serde_json::json!({
+                    "session_id": session.id,
+                    "ms_since_spent": since_spent.num_milliseconds(),
+                })),
+            )?;
+            Ok(Outcome::Rotated(user, grant))
+        })
+        .await?;
+    let (name, result) = match outcome {
+        Outcome::Rotated(user, grant) => ("success", token_pair(state, &user, grant)),
+        Outcome::ReuseDetected => ("reuse_detected", Err(AppError::InvalidRefreshToken)),
+        Outcome::Revoked => ("revoked", Err(AppError::InvalidRefreshToken)),
+        Outcome::Invalid => ("invalid", Err(AppError::InvalidRefreshToken)),
+    };
+    state.metrics.refresh(name);
+    result
+}
