@@ -6,11 +6,11 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
 use turnstile::auth::middleware::authenticate_token;
-use turnstile::auth::TokenService;
+use turnstile::credentials::TokenService;
 use turnstile::domain::{Email, Password, Role};
 use turnstile::net::ClientInfo;
 use turnstile::secret::Secret;
-use turnstile::services::auth::register;
+use turnstile::services::accounts::register;
 use turnstile::services::login::login;
 use turnstile::settings::Settings;
 use turnstile::startup::Application;
@@ -54,7 +54,7 @@ fn bearer_path(c: &mut Criterion) {
         let state = app.state();
         let email = Email::parse("bench@example.com").unwrap();
         let password = Password::parse("correct horse battery".into()).unwrap();
-        register(&state, email, password, ClientInfo::default())
+        register(&state, email, password, &ClientInfo::default())
             .await
             .unwrap();
         let pair = login(

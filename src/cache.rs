@@ -1,7 +1,8 @@
 //! The in-process cache of what the bearer middleware checks on every request: the
 //! user's current row (role, disabled, password version, profile) and the session's
 //! state. A hit costs no database round-trip. Bounded (LRU-like, by entry count) with
-//! a TTL as a safety net; changes invalidate entries explicitly (see `changes`).
+//! a TTL as a safety net; auth-state writes invalidate entries explicitly (see
+//! `models::auth_state` and `changes`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use moka::sync::Cache;
 
+use crate::models::auth_state::Change;
 use crate::models::sessions::Session;
 use crate::models::users::User;
 
@@ -28,17 +30,6 @@ impl From<&Session> for SessionState {
             expires_at: s.expires_at,
         }
     }
-}
-
-/// One change to auth state, as invalidated locally and broadcast to other instances.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// The user's row changed (role, disabled, password, last login) or it was deleted.
-    User(i64),
-    /// One session was revoked.
-    Session(String),
-    /// Every session of the user was revoked.
-    AllSessions(i64),
 }
 
 pub struct AuthCache {
@@ -72,7 +63,7 @@ impl AuthCache {
             epoch: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
-            instance: crate::auth::refresh::new_id(),
+            instance: crate::secret::new_id(),
         }
     }
 

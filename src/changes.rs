@@ -1,71 +1,67 @@
-//! Keeping every instance's auth cache honest. A change is applied to the local cache
-//! right after its transaction commits; on PostgreSQL it is also sent with NOTIFY from
-//! inside that transaction (so it is delivered only if it commits), and every instance
-//! LISTENs on a dedicated connection and invalidates what it hears, well within a
-//! second. SQLite runs as a single instance and needs no feed.
+//! Hearing other instances' auth-state changes. Each change is sent with NOTIFY from
+//! inside its transaction (`models::auth_state`); every instance LISTENs on a
+//! dedicated connection and invalidates what it hears, well within a second. SQLite
+//! runs as a single instance and needs no feed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::Text;
-use diesel::{Connection, PgConnection, QueryResult, RunQueryDsl};
+use diesel::{Connection, PgConnection, QueryResult};
 
-use crate::cache::{AuthCache, Change};
-use crate::db::Conn;
+use crate::cache::AuthCache;
+use crate::models::auth_state::{decode, Change, CHANNEL};
 
-const CHANNEL: &str = "turnstile_auth";
 /// How often the listener looks for notifications (the bound on propagation delay).
 const POLL: Duration = Duration::from_millis(50);
 /// How often an idle listener checks that its connection still stands.
 const KEEPALIVE: Duration = Duration::from_secs(5);
 
-/// `origin|kind:value`. The origin lets an instance skip its own echoes: it applied
-/// those to its cache already, right after commit.
-fn encode(origin: &str, change: &Change) -> String {
-    match change {
-        Change::User(id) => format!("{origin}|u:{id}"),
-        Change::Session(sid) => format!("{origin}|s:{sid}"),
-        Change::AllSessions(id) => format!("{origin}|a:{id}"),
+/// The running listener. Stopping it (or dropping it) ends its thread.
+pub struct Listener {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Listener {
+    /// Ends the listener and waits for its thread (at most one poll interval, or
+    /// one reconnection attempt).
+    pub fn stop(mut self) {
+        self.halt();
     }
-}
 
-fn decode(payload: &str) -> Option<(&str, Change)> {
-    let (origin, change) = payload.split_once('|')?;
-    let (kind, value) = change.split_once(':')?;
-    let change = match kind {
-        "u" => value.parse().ok().map(Change::User),
-        "s" => Some(Change::Session(value.to_string())),
-        "a" => value.parse().ok().map(Change::AllSessions),
-        _ => None,
-    }?;
-    Some((origin, change))
-}
-
-/// Sends `changes` to the other instances; call inside the changing transaction.
-pub fn publish(conn: &mut Conn, origin: &str, changes: &[Change]) -> QueryResult<()> {
-    if let Conn::Postgres(pg) = conn {
-        for change in changes {
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<Text, _>(CHANNEL)
-                .bind::<Text, _>(encode(origin, change))
-                .execute(pg)?;
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
-    Ok(())
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.halt();
+    }
 }
 
 /// Connects and LISTENs before returning, so that no change committed after start-up
-/// can be missed, then keeps listening on its own thread. The thread ends by itself
-/// once the cache it feeds is gone (the application stopped).
-pub fn spawn_listener(url: String, cache: &Arc<AuthCache>) -> Result<JoinHandle<()>, String> {
+/// can be missed, then keeps listening on its own thread until stopped (or until the
+/// cache it feeds is gone).
+pub fn spawn_listener(url: String, cache: &Arc<AuthCache>) -> Result<Listener, String> {
     let first = connect(&url).map_err(|e| format!("auth change listener: {e}"))?;
     let cache = Arc::downgrade(cache);
-    std::thread::Builder::new()
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
         .name("auth-change-listener".into())
-        .spawn(move || listen(&url, first, cache))
-        .map_err(|e| e.to_string())
+        .spawn(move || listen(&url, first, &cache, &flag))
+        .map_err(|e| e.to_string())?;
+    Ok(Listener {
+        stop,
+        thread: Some(thread),
+    })
 }
 
 fn connect(url: &str) -> Result<PgConnection, diesel::ConnectionError> {
@@ -75,15 +71,23 @@ fn connect(url: &str) -> Result<PgConnection, diesel::ConnectionError> {
     Ok(conn)
 }
 
-fn listen(url: &str, first: PgConnection, cache: Weak<AuthCache>) {
+fn stopped(stop: &AtomicBool, cache: &Weak<AuthCache>) -> bool {
+    stop.load(Ordering::Acquire) || cache.strong_count() == 0
+}
+
+fn listen(url: &str, first: PgConnection, cache: &Weak<AuthCache>, stop: &AtomicBool) {
     let mut conn = first;
     loop {
-        if let Err(e) = pump(&mut conn, &cache) {
+        let lost = pump(&mut conn, cache, stop);
+        if stopped(stop, cache) {
+            return;
+        }
+        if let Err(e) = lost {
             log::warn!("auth change listener lost its connection ({e}); reconnecting");
         }
         let mut announced = false;
         conn = loop {
-            if cache.strong_count() == 0 {
+            if stopped(stop, cache) {
                 return;
             }
             match connect(url) {
@@ -93,7 +97,7 @@ fn listen(url: &str, first: PgConnection, cache: Weak<AuthCache>) {
                         log::warn!("auth change listener cannot reconnect ({e}); retrying");
                         announced = true;
                     }
-                    std::thread::sleep(Duration::from_secs(1));
+                    sleep_unless_stopped(Duration::from_secs(1), stop);
                 }
             }
         };
@@ -102,10 +106,19 @@ fn listen(url: &str, first: PgConnection, cache: Weak<AuthCache>) {
             Some(c) => c.clear(),
             None => return,
         }
+        log::info!("auth change listener reconnected; auth cache cleared");
     }
 }
 
-fn pump(conn: &mut PgConnection, cache: &Weak<AuthCache>) -> QueryResult<()> {
+fn sleep_unless_stopped(total: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + total;
+    while Instant::now() < until && !stop.load(Ordering::Acquire) {
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Applies notifications until the connection fails or the listener is stopped.
+fn pump(conn: &mut PgConnection, cache: &Weak<AuthCache>, stop: &AtomicBool) -> QueryResult<()> {
     let mut last_check = Instant::now();
     loop {
         let notifications: Vec<_> = conn.notifications_iter().collect::<QueryResult<_>>()?;
@@ -120,30 +133,13 @@ fn pump(conn: &mut PgConnection, cache: &Weak<AuthCache>) -> QueryResult<()> {
             .collect();
         cache.apply(&changes);
         drop(cache);
+        if stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
         if last_check.elapsed() >= KEEPALIVE {
             conn.batch_execute("SELECT 1")?;
             last_check = Instant::now();
         }
         std::thread::sleep(POLL);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn changes_survive_the_wire_format() {
-        for c in [
-            Change::User(42),
-            Change::Session("abc-_DEF".into()),
-            Change::AllSessions(7),
-        ] {
-            assert_eq!(decode(&encode("me", &c)), Some(("me", c)));
-        }
-        assert_eq!(decode("me|x:1"), None);
-        assert_eq!(decode("me|u:notanumber"), None);
-        assert_eq!(decode("u:1"), None);
-        assert_eq!(decode("garbage"), None);
     }
 }

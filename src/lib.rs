@@ -1,9 +1,9 @@
 //! turnstile: authentication and role-based access control over HTTP.
 
 pub mod auth;
-pub mod bootstrap;
 pub mod cache;
 pub mod changes;
+pub mod credentials;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -19,4 +19,3 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod views;

@@ -5,12 +5,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use turnstile::bootstrap::create_admin;
 use turnstile::db::Db;
 use turnstile::domain::{Email, Password};
+use turnstile::services::bootstrap::create_admin;
+use turnstile::settings::LogFormat;
 use turnstile::settings::Settings;
 use turnstile::startup::Application;
-use turnstile::telemetry::LogFormat;
 
 #[derive(Parser)]
 #[command(

@@ -7,7 +7,14 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::state::AppState;
+/// The machinery's gauges, read when `/metrics` is scraped.
+pub struct Sample {
+    pub bcrypt_queue_depth: usize,
+    /// Pool connections, and how many of them are idle.
+    pub db_pool: (u32, u32),
+    pub db_calls: u64,
+    pub cache_hits_misses: (u64, u64),
+}
 
 pub struct Metrics {
     registry: Registry,
@@ -111,19 +118,20 @@ impl Metrics {
         })
     }
 
-    /// Samples the gauges and renders everything in the Prometheus text format.
-    pub fn render(&self, state: &AppState) -> String {
+    /// Sets the gauges from `sample` and renders everything in the Prometheus text
+    /// format.
+    pub fn render(&self, sample: &Sample) -> String {
         self.bcrypt_queue_depth
-            .set(state.hasher.pool().depth() as i64);
-        let (connections, idle) = state.db.pool_state();
+            .set(sample.bcrypt_queue_depth as i64);
+        let (connections, idle) = sample.db_pool;
         self.db_connections
             .with_label_values(&["in_use"])
             .set(i64::from(connections.saturating_sub(idle)));
         self.db_connections
             .with_label_values(&["idle"])
             .set(i64::from(idle));
-        self.db_calls.set(state.db.calls() as i64);
-        let (hits, misses) = (state.cache.hits(), state.cache.misses());
+        self.db_calls.set(sample.db_calls as i64);
+        let (hits, misses) = sample.cache_hits_misses;
         self.cache_hits.set(hits as i64);
         self.cache_misses.set(misses as i64);
         let lookups = hits + misses;

@@ -10,21 +10,12 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, Error};
 
-use crate::auth::refresh::new_id;
-use crate::state::AppState;
+use crate::metrics::Metrics;
+use crate::secret::new_id;
+use crate::telemetry::REQUEST_ID;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 const MAX_REQUEST_ID: usize = 128;
-
-tokio::task_local! {
-    /// The current request's id, for log lines written while handling it.
-    pub static REQUEST_ID: String;
-}
-
-/// The id of the request being handled on this task, if any.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
 
 /// A client-supplied id is kept only if it is short and made of safe characters,
 /// so it can go into logs and headers as it is.
@@ -59,7 +50,7 @@ pub async fn request_context(
         .filter(|v| acceptable(v))
         .map(String::from)
         .unwrap_or_else(new_id);
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().as_str().to_string();
     let started = Instant::now();
 
@@ -71,19 +62,17 @@ pub async fn request_context(
         .await?
         .map_into_boxed_body();
 
-    if let Some(state) = state {
+    if let Some(metrics) = metrics {
         let route = res
             .request()
             .match_pattern()
             .unwrap_or_else(|| "unmatched".into());
         let status = res.status();
-        state
-            .metrics
+        metrics
             .http_requests
             .with_label_values(&[&method, &route, status.as_str()])
             .inc();
-        state
-            .metrics
+        metrics
             .http_duration
             .with_label_values(&[&method, &route])
             .observe(started.elapsed().as_secs_f64());

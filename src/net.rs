@@ -1,10 +1,8 @@
-//! Client metadata: the client's IP (X-Forwarded-For only from trusted proxies), the
-//! key it is rate-limited under, and the user agent.
+//! The client behind a request: its IP (X-Forwarded-For believed only from trusted
+//! proxies), the key it is rate-limited under, and its user agent. Plain values and
+//! functions; the HTTP extractor that fills them lives with the routes.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-
-use actix_web::http::header::USER_AGENT;
-use actix_web::HttpRequest;
 
 /// What we record about the device behind a request.
 #[derive(Debug, Clone, Default)]
@@ -13,18 +11,14 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-const MAX_USER_AGENT: usize = 512;
+/// Longest user agent kept, in characters.
+pub const MAX_USER_AGENT: usize = 512;
 
 impl ClientInfo {
-    pub fn from_request(req: &HttpRequest, trusted: &[IpAddr]) -> ClientInfo {
-        let user_agent = req
-            .headers()
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(MAX_USER_AGENT).collect());
+    pub fn new(ip: Option<IpAddr>, user_agent: Option<&str>) -> ClientInfo {
         ClientInfo {
-            ip: client_ip(req, trusted).map(|ip| ip.to_string()),
-            user_agent,
+            ip: ip.map(|ip| ip.to_string()),
+            user_agent: user_agent.map(|s| s.chars().take(MAX_USER_AGENT).collect()),
         }
     }
 
@@ -68,42 +62,36 @@ fn parse_entry(raw: &str) -> Option<IpAddr> {
     Some(ip.to_canonical())
 }
 
-/// The peer address, unless the peer is a trusted proxy: then, walking
-/// X-Forwarded-For from the right, the first entry that is not itself a trusted
-/// proxy. Entries further left were written by the client and prove nothing; an
-/// entry that cannot be read ends the walk at the last trusted hop.
-pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip().to_canonical();
+/// The peer address, unless the peer is a trusted proxy: then, walking the
+/// X-Forwarded-For values (in the order the headers came) from the right, the first
+/// entry that is not itself a trusted proxy. Entries further left were written by the
+/// client and prove nothing; an entry that cannot be read ends the walk at the last
+/// trusted hop.
+pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], trusted: &[IpAddr]) -> IpAddr {
+    let peer = peer.to_canonical();
     if !trusted.contains(&peer) {
-        return Some(peer);
+        return peer;
     }
-    let headers: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .collect();
     let mut nearest = peer;
-    for entry in headers.iter().flat_map(|v| v.split(',')).rev() {
+    for entry in forwarded_for.iter().flat_map(|v| v.split(',')).rev() {
         match parse_entry(entry) {
             Some(ip) if trusted.contains(&ip) => nearest = ip,
-            Some(ip) => return Some(ip),
-            None => return Some(nearest),
+            Some(ip) => return ip,
+            None => return nearest,
         }
     }
-    Some(nearest)
+    nearest
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
 
-    fn req(peer: &str, xff: Option<&str>) -> HttpRequest {
-        let mut r = TestRequest::default().peer_addr(peer.parse().unwrap());
-        if let Some(x) = xff {
-            r = r.insert_header(("X-Forwarded-For", x));
-        }
-        r.to_http_request()
+    /// The client of a request from `peer` (`ip:port`) with this X-Forwarded-For.
+    fn from(peer: &str, xff: Option<&str>, trusted: &[IpAddr]) -> Option<IpAddr> {
+        let peer: SocketAddr = peer.parse().unwrap();
+        let headers: Vec<&str> = xff.into_iter().collect();
+        Some(client_ip(peer.ip(), &headers, trusted))
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -116,14 +104,15 @@ mod tests {
 
     #[test]
     fn forwarded_headers_from_untrusted_peers_are_ignored() {
-        let got = client_ip(&req("10.0.0.9:4000", Some("1.2.3.4")), &[]);
+        let got = from("10.0.0.9:4000", Some("1.2.3.4"), &[]);
         assert_eq!(got, Some(ip("10.0.0.9")));
     }
 
     #[test]
     fn trusted_proxies_pass_on_the_right_most_untrusted_address() {
-        let got = client_ip(
-            &req("10.0.0.1:4000", Some("6.6.6.6, 1.2.3.4, 10.0.0.2")),
+        let got = from(
+            "10.0.0.1:4000",
+            Some("6.6.6.6, 1.2.3.4, 10.0.0.2"),
             &proxies(),
         );
         assert_eq!(got, Some(ip("1.2.3.4")));
@@ -132,7 +121,7 @@ mod tests {
     #[test]
     fn a_trusted_proxy_without_forwarded_header_is_the_client() {
         assert_eq!(
-            client_ip(&req("10.0.0.1:4000", None), &proxies()),
+            from("10.0.0.1:4000", None, &proxies()),
             Some(ip("10.0.0.1"))
         );
     }
@@ -146,15 +135,16 @@ mod tests {
             ("2001:db8::7", "2001:db8::7"),
         ] {
             let header = format!("6.6.6.6, {entry}");
-            let got = client_ip(&req("10.0.0.1:4000", Some(&header)), &proxies());
+            let got = from("10.0.0.1:4000", Some(&header), &proxies());
             assert_eq!(got, Some(ip(want)), "{entry}");
         }
     }
 
     #[test]
     fn an_unreadable_entry_stops_at_the_last_trusted_hop() {
-        let got = client_ip(
-            &req("10.0.0.1:4000", Some("6.6.6.6, garbage, 10.0.0.2")),
+        let got = from(
+            "10.0.0.1:4000",
+            Some("6.6.6.6, garbage, 10.0.0.2"),
             &proxies(),
         );
         assert_eq!(got, Some(ip("10.0.0.2")));
@@ -162,12 +152,12 @@ mod tests {
 
     #[test]
     fn ipv4_mapped_addresses_are_the_same_client_as_plain_ipv4() {
-        let mapped = client_ip(&req("10.0.0.1:4000", Some("::ffff:192.0.2.55")), &proxies());
+        let mapped = from("10.0.0.1:4000", Some("::ffff:192.0.2.55"), &proxies());
         assert_eq!(mapped, Some(ip("192.0.2.55")));
-        let peer = client_ip(&req("[::ffff:192.0.2.55]:4000", None), &[]);
+        let peer = from("[::ffff:192.0.2.55]:4000", None, &[]);
         assert_eq!(peer, Some(ip("192.0.2.55")));
         // A proxy seen through a dual-stack socket is still recognised as trusted.
-        let via_mapped = client_ip(&req("[::ffff:10.0.0.1]:4000", Some("1.2.3.4")), &proxies());
+        let via_mapped = from("[::ffff:10.0.0.1]:4000", Some("1.2.3.4"), &proxies());
         assert_eq!(via_mapped, Some(ip("1.2.3.4")));
     }
 

@@ -1,5 +1,5 @@
-//! A string that never shows up in `Debug` output or logs, and the keyed hashes
-//! derived from it.
+//! Secrets and randomness: a string that never shows up in `Debug` output or logs,
+//! the keyed hashes derived from it, and random identifiers.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -44,6 +44,11 @@ pub fn random_url_safe(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A new identifier (session, token, request, instance): 128 bits, unguessable.
+pub fn new_id() -> String {
+    random_url_safe(16)
 }
 
 impl std::fmt::Debug for Secret {

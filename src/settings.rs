@@ -7,7 +7,6 @@ use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
 use crate::secret::Secret;
-use crate::telemetry::LogFormat;
 
 /// `config/default.toml` is compiled in, so the binary runs from any directory.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -32,6 +31,24 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(raw: &str) -> Option<LogFormat> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "text" | "" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

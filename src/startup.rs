@@ -1,7 +1,7 @@
 //! Building and running the server: the one path `main` and the tests share.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_cors::Cors;
@@ -11,15 +11,15 @@ use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::AppExt;
 
-use crate::auth::hashpool::HashPool;
-use crate::auth::{Hasher, TokenService};
-use crate::bootstrap;
 use crate::cache::AuthCache;
-use crate::changes;
+use crate::changes::{self, Listener};
+use crate::credentials::hashpool::HashPool;
+use crate::credentials::{Hasher, TokenService};
 use crate::db::{Db, DbInitError};
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::routes;
+use crate::services::bootstrap::{ensure_admin, BootstrapError};
 use crate::services::sessions::purge_expired;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -38,8 +38,8 @@ pub enum StartupError {
         addr: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Bootstrap(String),
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
     #[error("could not start: {0}")]
     Other(String),
 }
@@ -51,6 +51,37 @@ pub struct Application {
     /// The metrics listener's port and server, when enabled.
     metrics: Option<(u16, Server)>,
     state: web::Data<AppState>,
+    /// The PostgreSQL change listener; it stops with the application.
+    listener: Arc<Mutex<Option<Listener>>>,
+}
+
+/// Stops a running [`Application`] from outside, at once: its servers stop accepting
+/// and drop in-flight requests, and its change listener ends. For tests, which drop
+/// an application's database right after.
+#[derive(Clone)]
+pub struct Stopper {
+    servers: Vec<ServerHandle>,
+    listener: Arc<Mutex<Option<Listener>>>,
+}
+
+impl Stopper {
+    pub fn stop_now(&self) {
+        for server in &self.servers {
+            // The command is sent when `stop` is called; nothing to wait for here.
+            drop(server.stop(false));
+        }
+        stop_listener(&self.listener);
+    }
+}
+
+fn stop_listener(listener: &Mutex<Option<Listener>>) {
+    let taken = listener
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    if let Some(l) = taken {
+        l.stop();
+    }
 }
 
 impl Application {
@@ -76,10 +107,13 @@ impl Application {
             settings.auth.cache_capacity,
             Duration::from_secs(settings.auth.cache_ttl_secs.max(1)),
         ));
-        if let Some(url) = db.postgres_url() {
-            changes::spawn_listener(url.to_string(), &cache).map_err(StartupError::Other)?;
-        }
-        bootstrap::ensure_admin(&db, &settings)?;
+        let change_listener = match db.postgres_url() {
+            Some(url) => Some(
+                changes::spawn_listener(url.to_string(), &cache).map_err(StartupError::Other)?,
+            ),
+            None => None,
+        };
+        ensure_admin(&db, &settings)?;
 
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
@@ -124,7 +158,22 @@ impl Application {
             server,
             metrics,
             state,
+            listener: Arc::new(Mutex::new(change_listener)),
         })
+    }
+
+    /// A handle that stops this application once it runs.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            servers: self.server_handles(),
+            listener: Arc::clone(&self.listener),
+        }
+    }
+
+    fn server_handles(&self) -> Vec<ServerHandle> {
+        std::iter::once(self.server.handle())
+            .chain(self.metrics.as_ref().map(|(_, s)| s.handle()))
+            .collect()
     }
 
     pub fn port(&self) -> u16 {
@@ -147,9 +196,7 @@ impl Application {
         log::info!("{line}");
         println!("{line}");
         let purge = actix_web::rt::spawn(purge_periodically(self.state.clone()));
-        let handles: Vec<ServerHandle> = std::iter::once(self.server.handle())
-            .chain(self.metrics.as_ref().map(|(_, s)| s.handle()))
-            .collect();
+        let handles = self.server_handles();
         actix_web::rt::spawn(async move {
             if shutdown_signal().await.is_ok() {
                 log::info!("shutdown signal received: draining in-flight requests");
@@ -166,6 +213,7 @@ impl Application {
             None => self.server.await,
         };
         purge.abort();
+        stop_listener(&self.listener);
         log::info!("server stopped");
         result
     }
@@ -223,7 +271,7 @@ fn serve_metrics(
 async fn metrics_endpoint(state: web::Data<AppState>) -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(&state))
+        .body(state.metrics.render(&state.metrics_sample()))
 }
 
 fn state_timeout(state: &web::Data<AppState>) -> u64 {
@@ -241,6 +289,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(web::Data::from(Arc::clone(&state.metrics)))
             .app_data(routes::json_config(json_limit))
             .app_data(routes::query_config())
             .app_data(routes::path_config())

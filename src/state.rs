@@ -4,12 +4,12 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::auth::{Hasher, TokenService};
-use crate::cache::{AuthCache, Change};
-use crate::changes;
-use crate::db::{Conn, Db};
+use crate::cache::AuthCache;
+use crate::credentials::{Hasher, TokenService};
+use crate::db::Db;
 use crate::error::AppResult;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Sample};
+use crate::models::auth_state::{self, AuthTx};
 use crate::settings::Settings;
 
 pub struct AppState {
@@ -25,23 +25,29 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Runs `f` in one transaction. The auth-state changes it records are broadcast
-    /// to other instances from inside that transaction and, once it has committed,
-    /// applied to this instance's cache: enforced from the very next request.
+    /// What `/metrics` reports about the machinery right now.
+    pub fn metrics_sample(&self) -> Sample {
+        Sample {
+            bcrypt_queue_depth: self.hasher.pool().depth(),
+            db_pool: self.db.pool_state(),
+            db_calls: self.db.calls(),
+            cache_hits_misses: (self.cache.hits(), self.cache.misses()),
+        }
+    }
+
+    /// Runs `f` in one transaction with a handle through which auth-state writes
+    /// record what they change. The changes are broadcast to other instances from
+    /// inside that transaction and, once it has committed, applied to this instance's
+    /// cache: enforced from the very next request.
     pub async fn change<F, R>(&self, f: F) -> AppResult<R>
     where
-        F: FnOnce(&mut Conn, &mut Vec<Change>) -> AppResult<R> + Send + 'static,
+        F: FnOnce(&mut AuthTx<'_>) -> AppResult<R> + Send + 'static,
         R: Send + 'static,
     {
         let origin = self.cache.instance().to_string();
         let (result, changed) = self
             .db
-            .transaction(move |conn| {
-                let mut changed = Vec::new();
-                let result = f(conn, &mut changed)?;
-                changes::publish(conn, &origin, &changed)?;
-                Ok((result, changed))
-            })
+            .transaction(move |conn| auth_state::track(conn, &origin, f))
             .await?;
         self.cache.apply(&changed);
         Ok(result)

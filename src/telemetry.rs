@@ -4,30 +4,37 @@
 
 use std::io::Write;
 
-use crate::middleware::current_request_id;
+use crate::settings::LogFormat;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
+tokio::task_local! {
+    /// The current request's id, for log lines written while handling it (set by
+    /// the request-context middleware).
+    pub static REQUEST_ID: String;
 }
 
-impl LogFormat {
-    pub fn parse(raw: &str) -> Option<LogFormat> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "text" | "" => Some(LogFormat::Text),
-            "json" => Some(LogFormat::Json),
-            _ => None,
-        }
-    }
+/// The id of the request being handled on this task, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
 }
 
 pub fn init() {
     init_with(LogFormat::Text);
 }
 
+/// For tests: lines go through the test harness's output capture (shown only for a
+/// failing test), at `warn` unless `RUST_LOG` says otherwise.
+pub fn init_for_tests() {
+    let env = env_logger::Env::default().default_filter_or("warn");
+    let _ = builder(env, LogFormat::Text).is_test(true).try_init();
+}
+
 pub fn init_with(format: LogFormat) {
     let env = env_logger::Env::default().default_filter_or("info");
+    // try_init: tests may call this more than once.
+    let _ = builder(env, format).try_init();
+}
+
+fn builder(env: env_logger::Env<'_>, format: LogFormat) -> env_logger::Builder {
     let mut builder = env_logger::Builder::from_env(env);
     match format {
         LogFormat::Json => {
@@ -66,6 +73,5 @@ pub fn init_with(format: LogFormat) {
             });
         }
     }
-    // try_init: tests may call this more than once.
-    let _ = builder.try_init();
+    builder
 }

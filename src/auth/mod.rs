@@ -1,13 +1,7 @@
-//! Authentication building blocks: password hashing, access tokens, refresh tokens,
-//! and the bearer middleware that guards `/api`.
+//! HTTP authentication: the bearer middleware that guards `/api`, the authenticated
+//! caller as an extractor, and the guards that answer 403.
 
 pub mod bearer;
-pub mod hashpool;
 pub mod middleware;
-pub mod passwords;
-pub mod refresh;
-pub mod tokens;
 
 pub use middleware::{bearer_auth, require_admin, AuthUser};
-pub use passwords::Hasher;
-pub use tokens::{Claims, TokenService};

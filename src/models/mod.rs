@@ -1,6 +1,7 @@
 //! Queries: plain functions on `&mut Conn` returning `QueryResult`, one file per table.
 
 pub mod audit;
+pub mod auth_state;
 pub mod login_failures;
 pub mod refresh_tokens;
 pub mod sessions;

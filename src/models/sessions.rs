@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::Conn;
+use crate::models::auth_state::{AuthTx, Change};
 use crate::models::users::User;
 use crate::schema::{sessions, users};
 
@@ -92,33 +93,35 @@ pub fn touch(conn: &mut Conn, id: &str, now: NaiveDateTime) -> QueryResult<usize
 }
 
 /// Revokes one session; returns 0 when it was already revoked or does not exist.
-pub fn revoke(conn: &mut Conn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn revoke(tx: &mut AuthTx<'_>, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    tx.record(Change::Session(id.to_string()));
     diesel::update(
         sessions::table
             .find(id)
             .filter(sessions::revoked_at.is_null()),
     )
     .set(sessions::revoked_at.eq(now))
-    .execute(conn)
+    .execute(&mut **tx)
 }
 
 /// Revokes every live session of a user, except `keep` if given.
 pub fn revoke_all_for_user(
-    conn: &mut Conn,
+    tx: &mut AuthTx<'_>,
     user_id: i64,
     keep: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    tx.record(Change::AllSessions(user_id));
     let target = sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null());
     match keep {
         Some(id) => diesel::update(target.filter(sessions::id.ne(id)))
             .set(sessions::revoked_at.eq(now))
-            .execute(conn),
+            .execute(&mut **tx),
         None => diesel::update(target)
             .set(sessions::revoked_at.eq(now))
-            .execute(conn),
+            .execute(&mut **tx),
     }
 }
 

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::Conn;
 use crate::domain::Role;
+use crate::models::auth_state::{AuthTx, Change};
 use crate::schema::users;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -171,21 +172,23 @@ pub struct UserChanges<'a> {
     pub updated_at: Option<NaiveDateTime>,
 }
 
-pub fn update(conn: &mut Conn, id: i64, changes: &UserChanges<'_>) -> QueryResult<usize> {
+pub fn update(tx: &mut AuthTx<'_>, id: i64, changes: &UserChanges<'_>) -> QueryResult<usize> {
+    tx.record(Change::User(id));
     diesel::update(users::table.find(id))
         .set(changes)
-        .execute(conn)
+        .execute(&mut **tx)
 }
 
 /// Stores a new hash and bumps the password version, but only if the version is
 /// still `expected_version` (a concurrent change makes this return 0).
 pub fn set_password(
-    conn: &mut Conn,
+    tx: &mut AuthTx<'_>,
     id: i64,
     hash: &str,
     expected_version: i32,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
+    tx.record(Change::User(id));
     diesel::update(
         users::table
             .find(id)
@@ -196,17 +199,22 @@ pub fn set_password(
         users::password_version.eq(expected_version + 1),
         users::updated_at.eq(now),
     ))
-    .execute(conn)
+    .execute(&mut **tx)
 }
 
-pub fn touch_last_login(conn: &mut Conn, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+/// The cached row shows `last_login_at` (`GET /api/profile`), so this is a change too.
+pub fn touch_last_login(tx: &mut AuthTx<'_>, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    tx.record(Change::User(id));
     diesel::update(users::table.find(id))
         .set(users::last_login_at.eq(now))
-        .execute(conn)
+        .execute(&mut **tx)
 }
 
-pub fn delete(conn: &mut Conn, id: i64) -> QueryResult<usize> {
-    diesel::delete(users::table.find(id)).execute(conn)
+/// Deletes the account; its sessions and refresh tokens go with it (ON DELETE CASCADE).
+pub fn delete(tx: &mut AuthTx<'_>, id: i64) -> QueryResult<usize> {
+    tx.record(Change::User(id));
+    tx.record(Change::AllSessions(id));
+    diesel::delete(users::table.find(id)).execute(&mut **tx)
 }
 
 pub struct UserCounts {

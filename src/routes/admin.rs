@@ -1,54 +1,20 @@
 //! `/api/admin/*`: user management, audit trail and stats (behind the admin guard).
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
-use chrono::DateTime;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::AuthUser;
 use crate::domain::{Email, Password, Role};
-use crate::error::{AppError, AppResult, ErrorBody};
+use crate::error::{AppResult, ErrorBody};
 use crate::models::audit::AuditFilter;
 use crate::models::users::UserFilter;
-use crate::net::ClientInfo;
-use crate::routes::auth::required;
+use crate::routes::params::{page_request, required, text, timestamp};
+use crate::routes::views::{AuditPage, StatsView, UserPage, UserView};
 use crate::routes::JsonBody;
-use crate::services::admin::{self as service, PageRequest, UserPatch};
-use crate::services::auth::create_user as create;
+use crate::services::accounts::{create_user as create, Creator};
+use crate::services::users::{self as service, UserPatch};
+use crate::services::{audit as audit_service, Caller};
 use crate::state::AppState;
-use crate::views::{AuditEventView, Page, StatsView, UserView};
-
-const DEFAULT_PER_PAGE: i64 = 20;
-const MAX_PER_PAGE: i64 = 100;
-
-fn page_request(page: Option<i64>, per_page: Option<i64>) -> AppResult<PageRequest> {
-    let page = page.unwrap_or(1);
-    let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if page < 1 {
-        return Err(AppError::Validation("page must be 1 or more".into()));
-    }
-    if per_page < 1 {
-        return Err(AppError::Validation("per_page must be 1 or more".into()));
-    }
-    Ok(PageRequest {
-        page,
-        per_page: per_page.min(MAX_PER_PAGE),
-    })
-}
-
-/// A free-text query parameter: trimmed, empty means absent, and bounded and free
-/// of control characters (the database could not store or compare NUL).
-fn text_param(s: Option<String>, name: &str) -> AppResult<Option<String>> {
-    let Some(s) = s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    if s.chars().count() > 254 || s.chars().any(char::is_control) {
-        return Err(AppError::Validation(format!(
-            "{name} must be at most 254 characters, without control characters"
-        )));
-    }
-    Ok(Some(s))
-}
 
 #[derive(Deserialize, IntoParams)]
 pub struct ListUsersQuery {
@@ -70,7 +36,7 @@ pub struct ListUsersQuery {
 #[utoipa::path(
     tag = "admin",
     params(ListUsersQuery),
-    responses((status = 200, body = Page<UserView>), (status = 422, description = "Invalid paging or role", body = ErrorBody)),
+    responses((status = 200, body = UserPage), (status = 422, description = "Invalid paging or role", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/users")]
@@ -81,7 +47,7 @@ pub async fn list_users(
     let query = query.into_inner();
     let page = page_request(query.page, query.per_page)?;
     let filter = UserFilter {
-        q: text_param(query.q, "q")?.map(|q| q.to_lowercase()),
+        q: text(query.q, "q")?.map(|q| q.to_lowercase()),
         // `role=` (as in `?q=&role=`) means no filter; anything else must be exact.
         role: query
             .role
@@ -89,7 +55,8 @@ pub async fn list_users(
             .map(|r| Role::parse(&r))
             .transpose()?,
     };
-    Ok(HttpResponse::Ok().json(service::list_users(&state, filter, page).await?))
+    let page = service::list(&state, filter, page).await?;
+    Ok(HttpResponse::Ok().json(UserPage::from(page)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -113,9 +80,8 @@ pub struct CreateUser {
 #[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
-    actor: AuthUser,
+    caller: Caller,
     body: JsonBody<CreateUser>,
-    client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let email = Email::parse(&required(body.email, "email")?)?;
@@ -125,7 +91,7 @@ pub async fn create_user(
         .map(|r| Role::parse(&r))
         .transpose()?
         .unwrap_or(Role::User);
-    let user = create(&state, email, password, role, Some(actor.id), client).await?;
+    let user = create(&state, email, password, role, Creator::Admin(&caller)).await?;
     Ok(HttpResponse::Created().json(UserView::from(&user)))
 }
 
@@ -138,7 +104,8 @@ pub async fn create_user(
 )]
 #[get("/users/{id}")]
 pub async fn get_user(state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::get_user(&state, id.into_inner()).await?))
+    let user = service::get(&state, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -164,18 +131,17 @@ pub struct PatchUser {
 #[patch("/users/{id}")]
 pub async fn update_user(
     state: web::Data<AppState>,
-    actor: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     body: JsonBody<PatchUser>,
-    client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let patch = UserPatch {
         role: body.role.map(|r| Role::parse(&r)).transpose()?,
         disabled: body.disabled,
     };
-    let user = service::update_user(&state, &actor, id.into_inner(), patch, client).await?;
-    Ok(HttpResponse::Ok().json(user))
+    let user = service::update(&state, &caller, id.into_inner(), patch).await?;
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
 /// Delete a user and everything of theirs.
@@ -192,11 +158,10 @@ pub async fn update_user(
 #[delete("/users/{id}")]
 pub async fn delete_user(
     state: web::Data<AppState>,
-    actor: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
-    client: ClientInfo,
 ) -> AppResult<HttpResponse> {
-    service::delete_user(&state, &actor, id.into_inner(), client).await?;
+    service::delete(&state, &caller, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -210,11 +175,10 @@ pub async fn delete_user(
 #[post("/users/{id}/revoke-sessions")]
 pub async fn revoke_sessions(
     state: web::Data<AppState>,
-    actor: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
-    client: ClientInfo,
 ) -> AppResult<HttpResponse> {
-    service::revoke_sessions(&state, &actor, id.into_inner(), client).await?;
+    service::revoke_sessions(&state, &caller, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -228,11 +192,10 @@ pub async fn revoke_sessions(
 #[post("/users/{id}/unlock")]
 pub async fn unlock(
     state: web::Data<AppState>,
-    actor: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
-    client: ClientInfo,
 ) -> AppResult<HttpResponse> {
-    service::unlock(&state, &actor, id.into_inner(), client).await?;
+    service::unlock(&state, &caller, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -258,7 +221,7 @@ pub struct AuditQuery {
 #[utoipa::path(
     tag = "admin",
     params(AuditQuery),
-    responses((status = 200, body = Page<AuditEventView>), (status = 422, description = "Invalid paging or `since`", body = ErrorBody)),
+    responses((status = 200, body = AuditPage), (status = 422, description = "Invalid paging or `since`", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/audit")]
@@ -268,21 +231,14 @@ pub async fn audit(
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
     let page = page_request(query.page, query.per_page)?;
-    let since = query
-        .since
-        .map(|s| {
-            DateTime::parse_from_rfc3339(&s)
-                .map(|t| t.naive_utc())
-                .map_err(|_| AppError::Validation("since must be an RFC 3339 timestamp".into()))
-        })
-        .transpose()?;
     let filter = AuditFilter {
-        action: text_param(query.action, "action")?,
+        action: text(query.action, "action")?,
         actor_id: query.actor_id,
         target_id: query.target_id,
-        since,
+        since: timestamp(query.since, "since")?,
     };
-    Ok(HttpResponse::Ok().json(service::audit_log(&state, filter, page).await?))
+    let page = audit_service::trail(&state, filter, page).await?;
+    Ok(HttpResponse::Ok().json(AuditPage::from(page)))
 }
 
 /// Dashboard numbers, computed with SQL aggregates.
@@ -293,5 +249,6 @@ pub async fn audit(
 )]
 #[get("/stats")]
 pub async fn stats(state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::stats(&state).await?))
+    let stats = audit_service::stats(&state).await?;
+    Ok(HttpResponse::Ok().json(StatsView::from(stats)))
 }

@@ -4,16 +4,15 @@ use actix_web::{post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::AuthUser;
 use crate::domain::{Email, Password};
-use crate::error::{AppError, AppResult, ErrorBody};
+use crate::error::{AppResult, ErrorBody};
 use crate::net::ClientInfo;
+use crate::routes::params::required;
+use crate::routes::views::{TokenPairView, UserView};
 use crate::routes::{JsonBody, OptionalJsonBody};
-use crate::services::auth as service;
-use crate::services::login as login_service;
-use crate::services::refresh as refresh_service;
+use crate::services::Caller;
+use crate::services::{accounts, login as login_service, refresh as refresh_service, sessions};
 use crate::state::AppState;
-use crate::views::{TokenPairView, UserView};
 
 // Fields are optional in Rust so that a missing one is a 422 naming it, while a
 // wrong type stays a 400 from the JSON extractor.
@@ -23,10 +22,6 @@ pub struct Credentials {
     email: Option<String>,
     #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$", example = "correct horse battery")]
     password: Option<String>,
-}
-
-pub fn required<T>(value: Option<T>, field: &str) -> AppResult<T> {
-    value.ok_or_else(|| AppError::Validation(format!("{field} is required")))
 }
 
 /// Create an account with role `user`.
@@ -47,8 +42,8 @@ pub async fn register(
     let body = body.into_inner();
     let email = Email::parse(&required(body.email, "email")?)?;
     let password = Password::parse(required(body.password, "password")?)?;
-    let user = service::register(&state, email, password, client).await?;
-    Ok(HttpResponse::Created().json(user))
+    let user = accounts::register(&state, email, password, &client).await?;
+    Ok(HttpResponse::Created().json(UserView::from(&user)))
 }
 
 /// Exchange email and password for a token pair and start a session.
@@ -71,8 +66,8 @@ pub async fn login(
     let body = body.into_inner();
     let email = required(body.email, "email")?;
     let password = required(body.password, "password")?;
-    let pair = login_service::login(&state, &email, password, client).await?;
-    Ok(HttpResponse::Ok().json(pair))
+    let signed_in = login_service::login(&state, &email, password, client).await?;
+    Ok(HttpResponse::Ok().json(TokenPairView::from(signed_in)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -97,8 +92,8 @@ pub async fn refresh(
     client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let token = required(body.into_inner().refresh_token, "refresh_token")?;
-    let pair = refresh_service::refresh(&state, &token, client).await?;
-    Ok(HttpResponse::Ok().json(pair))
+    let signed_in = refresh_service::refresh(&state, &token, client).await?;
+    Ok(HttpResponse::Ok().json(TokenPairView::from(signed_in)))
 }
 
 #[derive(Deserialize, Default, ToSchema)]
@@ -117,11 +112,10 @@ pub struct LogoutRequest {
 #[post("")]
 pub async fn logout(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     body: OptionalJsonBody<LogoutRequest>,
-    client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let token = body.0.and_then(|b| b.refresh_token);
-    service::logout(&state, &user, token, client).await?;
+    sessions::logout(&state, &caller, token).await?;
     Ok(HttpResponse::NoContent().finish())
 }

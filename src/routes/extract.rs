@@ -13,8 +13,10 @@ use std::future::{ready, Ready};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
+use crate::auth::AuthUser;
 use crate::error::{AppError, ErrorBody};
-use crate::net::ClientInfo;
+use crate::net::{client_ip, ClientInfo};
+use crate::services::Caller;
 use crate::state::AppState;
 
 pub fn json_config(limit: usize) -> web::JsonConfig {
@@ -225,11 +227,46 @@ impl FromRequest for ClientInfo {
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let trusted = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.trusted_proxies.clone())
-            .unwrap_or_default();
-        ready(Ok(ClientInfo::from_request(req, &trusted)))
+        ready(Ok(client_info(req)))
+    }
+}
+
+/// The client behind `req`: its address (trusted proxies' `X-Forwarded-For`
+/// believed) and user agent.
+fn client_info(req: &HttpRequest) -> ClientInfo {
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let ip = req
+        .peer_addr()
+        .map(|peer| client_ip(peer.ip(), &forwarded, trusted));
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    ClientInfo::new(ip, user_agent)
+}
+
+/// The signed-in caller, for routes behind the bearer middleware.
+impl FromRequest for Caller {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = AuthUser::from_request(req, payload)
+            .into_inner()
+            .map(|user| Caller {
+                user_id: user.id,
+                session_id: user.session_id,
+                client: client_info(req),
+            });
+        ready(caller)
     }
 }
 

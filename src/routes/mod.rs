@@ -9,8 +9,10 @@ mod auth;
 mod docs;
 mod extract;
 mod health;
+pub mod params;
 mod profile;
 mod sessions;
+pub mod views;
 
 use actix_web::middleware::from_fn;
 use utoipa_actix_web::scope;

@@ -7,12 +7,11 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::domain::Password;
 use crate::error::{AppResult, ErrorBody};
-use crate::net::ClientInfo;
-use crate::routes::auth::required;
+use crate::routes::params::required;
+use crate::routes::views::{TokenPairView, UserView};
 use crate::routes::JsonBody;
-use crate::services::auth as service;
+use crate::services::{accounts, Caller};
 use crate::state::AppState;
-use crate::views::{TokenPairView, UserView};
 
 /// The caller's account.
 #[utoipa::path(
@@ -50,13 +49,12 @@ pub struct ChangePassword {
 #[post("/profile/password")]
 pub async fn change_password(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     body: JsonBody<ChangePassword>,
-    client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let current = required(body.current_password, "current_password")?;
     let new = Password::parse(required(body.new_password, "new_password")?)?;
-    let pair = service::change_password(&state, &user, current, new, client).await?;
-    Ok(HttpResponse::Ok().json(pair))
+    let signed_in = accounts::change_password(&state, &caller, current, new).await?;
+    Ok(HttpResponse::Ok().json(TokenPairView::from(signed_in)))
 }

@@ -2,12 +2,10 @@
 
 use actix_web::{delete, get, web, HttpResponse};
 
-use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult, ErrorBody};
-use crate::net::ClientInfo;
-use crate::services::sessions as service;
+use crate::routes::views::SessionView;
+use crate::services::{sessions as service, Caller};
 use crate::state::AppState;
-use crate::views::SessionView;
 
 /// The caller's live sessions, one per logged-in device.
 #[utoipa::path(
@@ -16,8 +14,13 @@ use crate::views::SessionView;
     security(("bearer" = []))
 )]
 #[get("/sessions")]
-pub async fn list(state: web::Data<AppState>, user: AuthUser) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::list(&state, &user).await?))
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+    let live = service::list(&state, &caller).await?;
+    let views: Vec<SessionView> = live
+        .iter()
+        .map(|s| SessionView::new(s, &caller.session_id))
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
 }
 
 /// Revoke one of the caller's sessions.
@@ -33,9 +36,8 @@ pub async fn list(state: web::Data<AppState>, user: AuthUser) -> AppResult<HttpR
 #[delete("/sessions/{id}")]
 pub async fn revoke(
     state: web::Data<AppState>,
-    user: AuthUser,
+    caller: Caller,
     path: web::Path<String>,
-    client: ClientInfo,
 ) -> AppResult<HttpResponse> {
     let id = path.into_inner();
     // Session ids are URL-safe base64; anything else names no session.
@@ -47,6 +49,6 @@ pub async fn revoke(
     if !plausible {
         return Err(AppError::NotFound("session"));
     }
-    service::revoke_own(&state, &user, id, client).await?;
+    service::revoke_own(&state, &caller, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

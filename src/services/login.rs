@@ -9,7 +9,6 @@
 //!    locked row, so the session and its token carry the version that was verified,
 //!    and a password change, disable or deletion committing later revokes it.
 
-use crate::cache::Change;
 use crate::domain::Email;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
@@ -18,9 +17,8 @@ use crate::models::users::{self, User};
 use crate::net::ClientInfo;
 use crate::secret::Secret;
 use crate::services::lockout::{Attempt, AttemptKeys, Policy, Reservation};
-use crate::services::sessions::{self, token_pair, Grant};
+use crate::services::sessions::{self, sign_in, Grant, SignedIn};
 use crate::state::AppState;
-use crate::views::TokenPairView;
 
 /// What was typed into the email field, as far as the server keeps it.
 enum Identifier {
@@ -78,7 +76,7 @@ pub async fn login(
     raw_email: &str,
     password: String,
     client: ClientInfo,
-) -> AppResult<TokenPairView> {
+) -> AppResult<SignedIn> {
     // A login that could not be hashed anyway is refused before any database work.
     if state.hasher.pool().is_saturated() {
         return Err(AppError::Busy);
@@ -125,7 +123,7 @@ pub async fn login(
         match settle_right_password(state, policy, &attempt, user, &identifier, &client).await? {
             Settled::LoggedIn(user, grant) => {
                 state.metrics.login("success");
-                return token_pair(state, &user, grant);
+                return sign_in(state, user, grant);
             }
             Settled::Disabled => {
                 state.metrics.login("disabled");
@@ -151,16 +149,16 @@ async fn settle_right_password(
     let (attempt, client) = (attempt.clone(), client.clone());
     let disabled_detail = identifier.audit_detail("disabled");
     state
-        .change(move |conn, changed| {
+        .change(move |tx| {
             let at = now();
-            let user = match users::lock(conn, checked.id)? {
+            let user = match users::lock(tx, checked.id)? {
                 Some(u) if u.password_version == checked.password_version => u,
                 _ => return Ok(Settled::Stale),
             };
             if user.disabled {
-                policy.release(conn, &attempt)?;
+                policy.release(tx, &attempt)?;
                 audit::record(
-                    conn,
+                    tx,
                     NewAuditEvent::new(action::LOGIN_FAILURE, at)
                         .target(user.id)
                         .ip(client.ip.as_deref())
@@ -168,12 +166,11 @@ async fn settle_right_password(
                 )?;
                 return Ok(Settled::Disabled);
             }
-            policy.succeed(conn, &attempt)?;
-            users::touch_last_login(conn, user.id, at)?;
-            changed.push(Change::User(user.id));
-            let grant = sessions::start(conn, &user, &client, ttl, at)?;
+            policy.succeed(tx, &attempt)?;
+            users::touch_last_login(tx, user.id, at)?;
+            let grant = sessions::start(tx, &user, &client, ttl, at)?;
             audit::record(
-                conn,
+                tx,
                 NewAuditEvent::new(action::LOGIN_SUCCESS, at)
                     .actor(user.id)
                     .target(user.id)

@@ -1,9 +1,54 @@
-//! Use cases: what the handlers call. Each one parses nothing and renders nothing;
-//! it runs queries in transactions and returns data or an `AppError`.
+//! Use cases: what the handlers call. Each takes parsed inputs (and, for a signed-in
+//! caller, a [`Caller`]), runs queries in transactions, and returns domain values or
+//! an `AppError`. None of them knows about HTTP: the routes build the views.
 
-pub mod admin;
-pub mod auth;
+pub mod accounts;
+pub mod audit;
+pub mod bootstrap;
 pub mod lockout;
 pub mod login;
 pub mod refresh;
 pub mod sessions;
+pub mod users;
+
+use crate::net::ClientInfo;
+
+/// Who is asking: the signed-in user, the session the request came with, and the
+/// device it came from.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: i64,
+    pub session_id: String,
+    pub client: ClientInfo,
+}
+
+/// A validated page request: `page` is 1-based, `per_page` already capped.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl PageRequest {
+    fn offset(&self) -> i64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+
+    fn page_of<T>(self, items: Vec<T>, total: i64) -> Page<T> {
+        Page {
+            items,
+            total,
+            page: self.page,
+            per_page: self.per_page,
+        }
+    }
+}
+
+/// One page of a listing and the number of all matches.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}

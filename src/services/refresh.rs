@@ -10,17 +10,15 @@
 
 use chrono::Duration;
 
-use crate::auth::refresh::{hash_token, successor};
-use crate::cache::Change;
+use crate::credentials::refresh::{hash_token, successor};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::refresh_tokens::{self, NewRefreshToken};
 use crate::models::users::User;
 use crate::models::{now, sessions, users};
 use crate::net::ClientInfo;
-use crate::services::sessions::{token_pair, Grant};
+use crate::services::sessions::{sign_in, Grant, SignedIn};
 use crate::state::AppState;
-use crate::views::TokenPairView;
 
 enum Outcome {
     Rotated(User, Grant),
@@ -34,29 +32,24 @@ enum Outcome {
 
 /// Rotates a refresh token: the presented one is spent and its successor issued, in
 /// one transaction.
-pub async fn refresh(
-    state: &AppState,
-    presented: &str,
-    client: ClientInfo,
-) -> AppResult<TokenPairView> {
+pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> AppResult<SignedIn> {
     let hash = hash_token(presented);
     let next = successor(&state.settings.auth.jwt_secret, presented);
     let reuse_interval = Duration::seconds(state.settings.auth.refresh_reuse_interval_secs as i64);
     let outcome = state
-        .change(move |conn, changed| {
+        .change(move |tx| {
             let at = now();
-            let Some(token) = refresh_tokens::find_by_hash(conn, &hash)? else {
+            let Some(token) = refresh_tokens::find_by_hash(tx, &hash)? else {
                 return Ok(Outcome::Invalid);
             };
-            let session = match sessions::lock(conn, &token.session_id)? {
+            let session = match sessions::lock(tx, &token.session_id)? {
                 Some(s) if s.is_live(at) => s,
                 _ => return Ok(Outcome::Invalid),
             };
-            let user = match users::find(conn, session.user_id)? {
+            let user = match users::find(tx, session.user_id)? {
                 Some(u) if !u.disabled && u.password_version == session.password_version => u,
                 _ => {
-                    sessions::revoke(conn, &session.id, at)?;
-                    changed.push(Change::Session(session.id));
+                    sessions::revoke(tx, &session.id, at)?;
                     return Ok(Outcome::Revoked);
                 }
             };
@@ -65,9 +58,9 @@ pub async fn refresh(
                 refresh_token: next.clone(),
                 expires_at: session.expires_at,
             };
-            if refresh_tokens::claim(conn, token.id, at)? == 1 {
+            if refresh_tokens::claim(tx, token.id, at)? == 1 {
                 refresh_tokens::insert(
-                    conn,
+                    tx,
                     &NewRefreshToken {
                         session_id: &session.id,
                         token_hash: &hash_token(&next),
@@ -75,10 +68,10 @@ pub async fn refresh(
                         issued_at: at,
                     },
                 )?;
-                sessions::touch(conn, &session.id, at)?;
+                sessions::touch(tx, &session.id, at)?;
                 return Ok(Outcome::Rotated(user, grant));
             }
-            let spent_at = refresh_tokens::used_at(conn, token.id)?.unwrap_or(at);
+            let spent_at = refresh_tokens::used_at(tx, token.id)?.unwrap_or(at);
             let since_spent = at - spent_at;
             let event = |name| {
                 NewAuditEvent::new(name, at)
@@ -86,10 +79,9 @@ pub async fn refresh(
                     .ip(client.ip.as_deref())
             };
             if reuse_interval.is_zero() || since_spent >= reuse_interval {
-                sessions::revoke(conn, &session.id, at)?;
-                changed.push(Change::Session(session.id.clone()));
+                sessions::revoke(tx, &session.id, at)?;
                 audit::record(
-                    conn,
+                    tx,
                     event(action::REFRESH_REUSE_DETECTED)
                         .detail(serde_json::json!({ "session_id": session.id })),
                 )?;
@@ -98,12 +90,12 @@ pub async fn refresh(
             // Within the interval: the successor issued when the token was spent.
             // It is missing only if the server secret changed since; then this old
             // token simply stops working.
-            match refresh_tokens::find_by_hash(conn, &hash_token(&next))? {
+            match refresh_tokens::find_by_hash(tx, &hash_token(&next))? {
                 Some(t) if t.session_id == session.id => {}
                 _ => return Ok(Outcome::Invalid),
             }
             audit::record(
-                conn,
+                tx,
                 event(action::REFRESH_REPLAYED).detail(serde_json::json!({
                     "session_id": session.id,
                     "ms_since_spent": since_spent.num_milliseconds(),
@@ -113,7 +105,7 @@ pub async fn refresh(
         })
         .await?;
     let (name, result) = match outcome {
-        Outcome::Rotated(user, grant) => ("success", token_pair(state, &user, grant)),
+        Outcome::Rotated(user, grant) => ("success", sign_in(state, user, grant)),
         Outcome::ReuseDetected => ("reuse_detected", Err(AppError::InvalidRefreshToken)),
         Outcome::Revoked => ("revoked", Err(AppError::InvalidRefreshToken)),
         Outcome::Invalid => ("invalid", Err(AppError::InvalidRefreshToken)),

@@ -1,26 +1,34 @@
-//! Sessions: starting one at login, minting refresh tokens, listing and revoking.
+//! Sessions: starting one, signing its tokens, listing and revoking, logout, purge.
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::auth::refresh::{hash_token, new_id, new_refresh_token};
-use crate::auth::AuthUser;
-use crate::cache::Change;
+use crate::credentials::refresh::{hash_token, new_refresh_token};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::refresh_tokens::{self, NewRefreshToken};
 use crate::models::sessions::{self, Session};
 use crate::models::users::User;
-use crate::models::{self, now};
+use crate::models::{login_failures, now};
 use crate::net::ClientInfo;
+use crate::secret::new_id;
+use crate::services::Caller;
 use crate::state::AppState;
-use crate::views::{SessionView, TokenPairView, UserView};
 
-/// A fresh session's id, its first refresh token, and its absolute end.
+/// A session's id, its current refresh token, and its absolute end.
 pub struct Grant {
     pub session_id: String,
     pub refresh_token: String,
     pub expires_at: NaiveDateTime,
+}
+
+/// What login, refresh and password change hand back: the account and a fresh pair.
+pub struct SignedIn {
+    pub user: User,
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub refresh_token: String,
 }
 
 /// Starts a session for `user` on this device. The session ends `ttl_secs` after
@@ -44,7 +52,16 @@ pub fn start(
         revoked_at: None,
     };
     sessions::insert(conn, &session)?;
-    let refresh_token = mint_refresh(conn, &session.id, None, at)?;
+    let refresh_token = new_refresh_token();
+    refresh_tokens::insert(
+        conn,
+        &NewRefreshToken {
+            session_id: &session.id,
+            token_hash: &hash_token(&refresh_token),
+            parent_id: None,
+            issued_at: at,
+        },
+    )?;
     Ok(Grant {
         session_id: session.id,
         refresh_token,
@@ -52,28 +69,8 @@ pub fn start(
     })
 }
 
-/// Creates and stores (as a hash) a new refresh token in a session.
-pub fn mint_refresh(
-    conn: &mut Conn,
-    session_id: &str,
-    parent_id: Option<i64>,
-    at: NaiveDateTime,
-) -> AppResult<String> {
-    let token = new_refresh_token();
-    refresh_tokens::insert(
-        conn,
-        &NewRefreshToken {
-            session_id,
-            token_hash: &hash_token(&token),
-            parent_id,
-            issued_at: at,
-        },
-    )?;
-    Ok(token)
-}
-
-/// Signs an access token for the grant and assembles the response body.
-pub fn token_pair(state: &AppState, user: &User, grant: Grant) -> AppResult<TokenPairView> {
+/// Signs an access token for the grant: it never outlives the session.
+pub fn sign_in(state: &AppState, user: User, grant: Grant) -> AppResult<SignedIn> {
     let access = state.tokens.issue(
         user.id,
         user.role(),
@@ -81,43 +78,34 @@ pub fn token_pair(state: &AppState, user: &User, grant: Grant) -> AppResult<Toke
         &grant.session_id,
         Some(grant.expires_at.and_utc().timestamp()),
     )?;
-    Ok(TokenPairView {
+    Ok(SignedIn {
+        user,
         access_token: access.token,
-        refresh_token: grant.refresh_token,
-        token_type: "Bearer",
         expires_in: access.expires_in,
-        user: UserView::from(user),
+        refresh_token: grant.refresh_token,
     })
 }
 
-pub async fn list(state: &AppState, user: &AuthUser) -> AppResult<Vec<SessionView>> {
-    let (uid, current) = (user.id, user.session_id.clone());
+/// The caller's live sessions, newest first.
+pub async fn list(state: &AppState, caller: &Caller) -> AppResult<Vec<Session>> {
+    let uid = caller.user_id;
     state
         .db
-        .run(move |conn| {
-            let live = sessions::list_live(conn, uid, now())?;
-            Ok(live.iter().map(|s| SessionView::new(s, &current)).collect())
-        })
+        .run(move |conn| Ok(sessions::list_live(conn, uid, now())?))
         .await
 }
 
 /// Revokes one of the caller's own sessions; anyone else's is "not found".
-pub async fn revoke_own(
-    state: &AppState,
-    user: &AuthUser,
-    session_id: String,
-    client: ClientInfo,
-) -> AppResult<()> {
-    let uid = user.id;
+pub async fn revoke_own(state: &AppState, caller: &Caller, session_id: String) -> AppResult<()> {
+    let (uid, client) = (caller.user_id, caller.client.clone());
     state
-        .change(move |conn, changed| {
+        .change(move |tx| {
             let at = now();
-            match sessions::find(conn, &session_id)? {
+            match sessions::find(tx, &session_id)? {
                 Some(s) if s.user_id == uid && s.is_live(at) => {
-                    sessions::revoke(conn, &s.id, at)?;
-                    changed.push(Change::Session(s.id.clone()));
+                    sessions::revoke(tx, &s.id, at)?;
                     audit::record(
-                        conn,
+                        tx,
                         NewAuditEvent::new(action::SESSION_REVOKED, at)
                             .actor(uid)
                             .target(uid)
@@ -132,13 +120,55 @@ pub async fn revoke_own(
         .await
 }
 
+/// Ends the caller's session: its refresh tokens and every access token carrying its
+/// id stop working at once. A refresh token of another of the caller's sessions, if
+/// given, ends that session too.
+pub async fn logout(
+    state: &AppState,
+    caller: &Caller,
+    refresh_token: Option<String>,
+) -> AppResult<()> {
+    let (uid, sid) = (caller.user_id, caller.session_id.clone());
+    let client = caller.client.clone();
+    state
+        .change(move |tx| {
+            let at = now();
+            let mut ended = vec![sid.clone()];
+            if let Some(t) = refresh_token {
+                if let Some(token) = refresh_tokens::find_by_hash(tx, &hash_token(&t))? {
+                    let owned =
+                        sessions::find(tx, &token.session_id)?.is_some_and(|s| s.user_id == uid);
+                    if owned && token.session_id != sid {
+                        ended.push(token.session_id);
+                    }
+                }
+            }
+            // One order for every transaction that revokes several sessions: two
+            // logouts ending each other's sessions cannot deadlock.
+            ended.sort();
+            for id in ended {
+                sessions::revoke(tx, &id, at)?;
+            }
+            audit::record(
+                tx,
+                NewAuditEvent::new(action::LOGOUT, at)
+                    .actor(uid)
+                    .target(uid)
+                    .ip(client.ip.as_deref())
+                    .detail(serde_json::json!({ "session_id": sid })),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
 /// Deletes rows that can no longer authenticate anything, so the tables stay bounded.
+/// Safe at any time: a token whose session row is gone is refused like a revoked one,
+/// and a purged session was already refused (revoked or expired), so no cache entry
+/// needs invalidating.
 pub fn purge_expired(conn: &mut Conn, login_window_secs: u64) -> AppResult<(usize, usize)> {
-    let at = models::now();
+    let at = now();
     let sessions = sessions::purge(conn, at)?;
-    let failures = crate::models::login_failures::purge(
-        conn,
-        at - Duration::seconds(login_window_secs as i64),
-    )?;
+    let failures = login_failures::purge(conn, at - Duration::seconds(login_window_secs as i64))?;
     Ok((sessions, failures))
 }

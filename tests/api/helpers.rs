@@ -9,11 +9,11 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use turnstile::bootstrap::create_admin;
 use turnstile::domain::{Email, Password};
 use turnstile::secret::Secret;
+use turnstile::services::bootstrap::create_admin;
 use turnstile::settings::Settings;
-use turnstile::startup::Application;
+use turnstile::startup::{Application, Stopper};
 use turnstile::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +83,7 @@ pub struct TestApp {
     pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub state: web::Data<AppState>,
+    stopper: Stopper,
     cleanup: Cleanup,
 }
 
@@ -95,6 +96,9 @@ pub enum Cleanup {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // The instance ends before its database does, so nothing of it is left
+        // trying to reach a database that is gone.
+        self.stopper.stop_now();
         match &self.cleanup {
             Cleanup::SqliteFile(path) => {
                 for suffix in ["", "-wal", "-shm"] {
@@ -156,7 +160,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts the app after `tweak` has adjusted its settings.
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    turnstile::telemetry::init();
+    turnstile::telemetry::init_for_tests();
     let (mut settings, cleanup) = test_settings(backend);
     tweak(&mut settings);
     start(settings, cleanup).await
@@ -169,6 +173,7 @@ async fn start(settings: Settings, cleanup: Cleanup) -> TestApp {
     let port = app.port();
     let metrics_address = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
     let state = app.state();
+    let stopper = app.stopper();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -178,6 +183,7 @@ async fn start(settings: Settings, cleanup: Cleanup) -> TestApp {
             .build()
             .expect("client"),
         state,
+        stopper,
         cleanup,
     }
 }

@@ -7,9 +7,9 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::refresh::new_id;
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
+use crate::secret::new_id;
 use crate::settings::AuthSettings;
 
 /// How many verified tokens are remembered (about 0.5 KiB each).

@@ -21,11 +21,6 @@ pub fn successor(key: &Secret, parent: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac)
 }
 
-/// A new session id or token id: 128 bits, unguessable.
-pub fn new_id() -> String {
-    random_url_safe(16)
-}
-
 /// What the database stores in place of a refresh token.
 pub fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());

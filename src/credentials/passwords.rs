@@ -9,7 +9,7 @@ use std::sync::Arc;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::auth::hashpool::HashPool;
+use crate::credentials::hashpool::HashPool;
 use crate::domain::Password;
 use crate::error::{AppError, AppResult};
 

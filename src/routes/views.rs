@@ -1,4 +1,5 @@
-//! JSON shapes of the HTTP contract (`shared/API.md`).
+//! JSON shapes of the HTTP contract (`docs/api.md`), built from the domain values the
+//! services return.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
@@ -8,6 +9,9 @@ use crate::domain::Role;
 use crate::models::audit::AuditEvent;
 use crate::models::sessions::Session;
 use crate::models::users::User;
+use crate::services::audit::Stats;
+use crate::services::sessions::SignedIn;
+use crate::services::Page;
 
 fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
@@ -49,6 +53,18 @@ pub struct TokenPairView {
     /// Seconds until the access token expires.
     pub expires_in: i64,
     pub user: UserView,
+}
+
+impl From<SignedIn> for TokenPairView {
+    fn from(s: SignedIn) -> Self {
+        TokenPairView {
+            access_token: s.access_token,
+            refresh_token: s.refresh_token,
+            token_type: "Bearer",
+            expires_in: s.expires_in,
+            user: UserView::from(&s.user),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,12 +118,46 @@ impl From<AuditEvent> for AuditEventView {
     }
 }
 
+/// One page of users.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T: Serialize + ToSchema> {
-    pub items: Vec<T>,
+pub struct UserPage {
+    pub items: Vec<UserView>,
+    /// Users matching the filters, on every page.
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
+}
+
+impl From<Page<User>> for UserPage {
+    fn from(p: Page<User>) -> Self {
+        UserPage {
+            items: p.items.iter().map(UserView::from).collect(),
+            total: p.total,
+            page: p.page,
+            per_page: p.per_page,
+        }
+    }
+}
+
+/// One page of audit events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEventView>,
+    /// Events matching the filters, on every page.
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl From<Page<AuditEvent>> for AuditPage {
+    fn from(p: Page<AuditEvent>) -> Self {
+        AuditPage {
+            items: p.items.into_iter().map(AuditEventView::from).collect(),
+            total: p.total,
+            page: p.page,
+            per_page: p.per_page,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -117,4 +167,16 @@ pub struct StatsView {
     pub disabled_total: i64,
     pub logins_24h: i64,
     pub failed_logins_24h: i64,
+}
+
+impl From<Stats> for StatsView {
+    fn from(s: Stats) -> Self {
+        StatsView {
+            users_total: s.users_total,
+            admins_total: s.admins_total,
+            disabled_total: s.disabled_total,
+            logins_24h: s.logins_24h,
+            failed_logins_24h: s.failed_logins_24h,
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The first admin: from APP__BOOTSTRAP__* at start, or `turnstile create-admin`.
 
-use crate::auth::passwords::hash_blocking;
+use crate::credentials::passwords::hash_blocking;
 use crate::db::Db;
 use crate::domain::{Email, Password, Role};
 use crate::error::AppError;
@@ -8,18 +8,22 @@ use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::now;
 use crate::models::users::{self, NewUser, User};
 use crate::settings::Settings;
-use crate::startup::StartupError;
+
+/// Why the bootstrap admin could not be made; the server refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[error("APP__BOOTSTRAP__ADMIN_*: {0}")]
+pub struct BootstrapError(AppError);
 
 /// Creates the bootstrap admin when both settings are present and no admin exists.
-/// Idempotent: later starts find the admin and do nothing.
-pub fn ensure_admin(db: &Db, settings: &Settings) -> Result<(), StartupError> {
+/// Idempotent: later starts find the admin and do nothing. Blocking.
+pub fn ensure_admin(db: &Db, settings: &Settings) -> Result<(), BootstrapError> {
     let (Some(email), Some(password)) = (
         &settings.bootstrap.admin_email,
         &settings.bootstrap.admin_password,
     ) else {
         return Ok(());
     };
-    let fail = |e: AppError| StartupError::Bootstrap(format!("APP__BOOTSTRAP__ADMIN_*: {e}"));
+    let fail = BootstrapError;
     let email = Email::parse(email).map_err(fail)?;
     let password = Password::parse(password.expose().to_string()).map_err(fail)?;
     let exists = db

@@ -1,30 +1,38 @@
-//! Registration, logout and password change.
+//! Accounts: creating one (self-registration or by an admin) and changing its password.
 
-use crate::auth::refresh::hash_token;
-use crate::auth::AuthUser;
-use crate::cache::Change;
 use crate::domain::{Email, Password, Role};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::users::{self, NewUser, User};
-use crate::models::{now, refresh_tokens, sessions as session_rows};
+use crate::models::{now, sessions as session_rows};
 use crate::net::ClientInfo;
 use crate::services::lockout::{Attempt, AttemptKeys, Policy, Reservation};
 use crate::services::login::release;
-use crate::services::sessions::{self, token_pair, Grant};
+use crate::services::sessions::{self, sign_in, Grant, SignedIn};
+use crate::services::Caller;
 use crate::state::AppState;
-use crate::views::{TokenPairView, UserView};
 
-/// Creates an account. The caller decides the role (self-registration: `user`).
+/// Who creates an account.
+pub enum Creator<'a> {
+    /// The person registering it.
+    Themselves(&'a ClientInfo),
+    /// An admin, on behalf of someone.
+    Admin(&'a Caller),
+}
+
+/// Creates an account with `role`.
 pub async fn create_user(
     state: &AppState,
     email: Email,
     password: Password,
     role: Role,
-    actor: Option<i64>,
-    client: ClientInfo,
+    creator: Creator<'_>,
 ) -> AppResult<User> {
     let hash = state.hasher.hash(password).await?;
+    let (actor, ip) = match creator {
+        Creator::Themselves(client) => (None, client.ip.clone()),
+        Creator::Admin(caller) => (Some(caller.user_id), caller.client.ip.clone()),
+    };
     state
         .db
         .transaction(move |conn| {
@@ -58,7 +66,7 @@ pub async fn create_user(
                 NewAuditEvent::new(name, at)
                     .actor(actor)
                     .target(user.id)
-                    .ip(client.ip.as_deref())
+                    .ip(ip.as_deref())
                     .detail(serde_json::json!({ "email": user.email, "role": user.role })),
             )?;
             Ok(user)
@@ -66,57 +74,21 @@ pub async fn create_user(
         .await
 }
 
+/// Self-registration: always role `user`.
 pub async fn register(
     state: &AppState,
     email: Email,
     password: Password,
-    client: ClientInfo,
-) -> AppResult<UserView> {
-    let user = create_user(state, email, password, Role::User, None, client).await?;
-    Ok(UserView::from(&user))
-}
-
-/// Ends the caller's session: its refresh tokens and every access token carrying its
-/// id stop working at once. A refresh token of another of the caller's sessions, if
-/// given, ends that session too.
-pub async fn logout(
-    state: &AppState,
-    user: &AuthUser,
-    refresh_token: Option<String>,
-    client: ClientInfo,
-) -> AppResult<()> {
-    let (uid, sid) = (user.id, user.session_id.clone());
-    state
-        .change(move |conn, changed| {
-            let at = now();
-            let mut ended = vec![sid.clone()];
-            if let Some(t) = refresh_token {
-                if let Some(token) = refresh_tokens::find_by_hash(conn, &hash_token(&t))? {
-                    let owned = session_rows::find(conn, &token.session_id)?
-                        .is_some_and(|s| s.user_id == uid);
-                    if owned && token.session_id != sid {
-                        ended.push(token.session_id);
-                    }
-                }
-            }
-            // One order for every transaction that revokes several sessions: two
-            // logouts ending each other's sessions cannot deadlock.
-            ended.sort();
-            for id in ended {
-                session_rows::revoke(conn, &id, at)?;
-                changed.push(Change::Session(id));
-            }
-            audit::record(
-                conn,
-                NewAuditEvent::new(action::LOGOUT, at)
-                    .actor(uid)
-                    .target(uid)
-                    .ip(client.ip.as_deref())
-                    .detail(serde_json::json!({ "session_id": sid })),
-            )?;
-            Ok(())
-        })
-        .await
+    client: &ClientInfo,
+) -> AppResult<User> {
+    create_user(
+        state,
+        email,
+        password,
+        Role::User,
+        Creator::Themselves(client),
+    )
+    .await
 }
 
 enum PasswordChange {
@@ -126,7 +98,8 @@ enum PasswordChange {
 }
 
 /// Checks the current password, stores the new one and bumps the password version in
-/// one transaction: every earlier token, on every device, dies. Returns a fresh pair.
+/// one transaction: every earlier token, on every device, dies. Returns a fresh pair
+/// in a new session.
 ///
 /// The check is a password check like a login's: it reserves a place in the
 /// account's (and the client's) lockout window first, a wrong current password counts
@@ -134,14 +107,13 @@ enum PasswordChange {
 /// token cannot be used to guess the password.
 pub async fn change_password(
     state: &AppState,
-    caller: &AuthUser,
+    caller: &Caller,
     current: String,
     new: Password,
-    client: ClientInfo,
-) -> AppResult<TokenPairView> {
-    let uid = caller.id;
+) -> AppResult<SignedIn> {
+    let uid = caller.user_id;
     let policy = Policy::from_settings(&state.settings.auth);
-    let client_key = client.lockout_key();
+    let client_key = caller.client.lockout_key();
     let reserved = state
         .db
         .transaction(move |conn| {
@@ -166,7 +138,7 @@ pub async fn change_password(
         .await;
     let hash = match checked {
         Ok(true) => state.hasher.hash(new).await,
-        Ok(false) => return Err(wrong_current_password(state, policy, attempt, uid, client).await),
+        Ok(false) => return Err(wrong_current_password(state, policy, attempt, caller).await),
         Err(e) => Err(e),
     };
     let hash = match hash {
@@ -174,20 +146,20 @@ pub async fn change_password(
         Err(e) => return Err(release(state, policy, attempt, e).await),
     };
     let ttl = state.settings.auth.refresh_token_ttl_secs;
+    let client = caller.client.clone();
     let outcome = state
-        .change(move |conn, changed| {
+        .change(move |tx| {
             let at = now();
-            if users::set_password(conn, uid, &hash, user.password_version, at)? == 0 {
-                policy.release(conn, &attempt)?;
+            if users::set_password(tx, uid, &hash, user.password_version, at)? == 0 {
+                policy.release(tx, &attempt)?;
                 return Ok(PasswordChange::Conflict);
             }
-            policy.succeed(conn, &attempt)?;
-            session_rows::revoke_all_for_user(conn, uid, None, at)?;
-            changed.extend([Change::User(uid), Change::AllSessions(uid)]);
-            let user = users::find(conn, uid)?.ok_or(AppError::InvalidToken)?;
-            let grant = sessions::start(conn, &user, &client, ttl, at)?;
+            policy.succeed(tx, &attempt)?;
+            session_rows::revoke_all_for_user(tx, uid, None, at)?;
+            let user = users::find(tx, uid)?.ok_or(AppError::InvalidToken)?;
+            let grant = sessions::start(tx, &user, &client, ttl, at)?;
             audit::record(
-                conn,
+                tx,
                 NewAuditEvent::new(action::PASSWORD_CHANGE, at)
                     .actor(uid)
                     .target(uid)
@@ -197,7 +169,7 @@ pub async fn change_password(
         })
         .await?;
     match outcome {
-        PasswordChange::Done(user, grant) => token_pair(state, &user, grant),
+        PasswordChange::Done(user, grant) => sign_in(state, user, grant),
         PasswordChange::Conflict => Err(AppError::Conflict),
     }
 }
@@ -207,9 +179,9 @@ async fn wrong_current_password(
     state: &AppState,
     policy: Policy,
     attempt: Attempt,
-    uid: i64,
-    client: ClientInfo,
+    caller: &Caller,
 ) -> AppError {
+    let (uid, ip) = (caller.user_id, caller.client.ip.clone());
     let recorded = state
         .db
         .transaction(move |conn| {
@@ -219,7 +191,7 @@ async fn wrong_current_password(
                 NewAuditEvent::new(name, at)
                     .actor(uid)
                     .target(uid)
-                    .ip(client.ip.as_deref())
+                    .ip(ip.as_deref())
             };
             let detail = serde_json::json!({ "reason": "invalid_credentials" });
             audit::record(conn, event(action::PASSWORD_CHANGE_FAILURE).detail(detail))?;

@@ -1,0 +1,172 @@
+//! User management for admins: listing, reading, changing (with last-admin
+//! protection), deleting, revoking sessions and releasing a lockout.
+
+use crate::db::Conn;
+use crate::domain::Role;
+use crate::error::{AppError, AppResult};
+use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::users::{self, User, UserChanges, UserFilter};
+use crate::models::{login_failures, now, sessions};
+use crate::services::{Caller, Page, PageRequest};
+use crate::state::AppState;
+
+pub async fn list(
+    state: &AppState,
+    filter: UserFilter,
+    page: PageRequest,
+) -> AppResult<Page<User>> {
+    let (items, total) = state
+        .db
+        .run(move |conn| Ok(users::list(conn, &filter, page.per_page, page.offset())?))
+        .await?;
+    Ok(page.page_of(items, total))
+}
+
+pub async fn get(state: &AppState, id: i64) -> AppResult<User> {
+    let user = state.db.run(move |conn| Ok(users::find(conn, id)?)).await?;
+    user.ok_or(AppError::NotFound("user"))
+}
+
+/// Locks what an admin change of user `id` reads: first every enabled admin's row (for
+/// the last-admin rule), then the target's. On PostgreSQL the rows stay locked until
+/// the transaction ends, so concurrent changes of one user run one after another,
+/// each from the state the previous one left, and two admins demoting each other
+/// cannot both succeed. Always in this order (admins by id, then the target), so two
+/// such transactions cannot deadlock. SQLite runs one writer at a time anyway.
+fn lock_for_change(conn: &mut Conn, id: i64) -> AppResult<(User, Vec<i64>)> {
+    let admins = users::lock_active_admins(conn)?;
+    let target = users::lock(conn, id)?.ok_or(AppError::NotFound("user"))?;
+    Ok((target, admins))
+}
+
+/// Refuses a change that would leave no enabled admin.
+fn ensure_not_last_admin(target: &User, admins: &[i64]) -> AppResult<()> {
+    if target.is_active_admin() && admins.iter().all(|&id| id == target.id) {
+        return Err(AppError::LastAdmin);
+    }
+    Ok(())
+}
+
+fn find_user(conn: &mut Conn, id: i64) -> AppResult<User> {
+    users::find(conn, id)?.ok_or(AppError::NotFound("user"))
+}
+
+pub struct UserPatch {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+/// Applies `patch`; effective on the user's very next request. Disabling revokes
+/// every session, so re-enabling never brings back tokens issued before.
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    patch: UserPatch,
+) -> AppResult<User> {
+    let (actor_id, ip) = (caller.user_id, caller.client.ip.clone());
+    state
+        .change(move |tx| {
+            let at = now();
+            let (before, admins) = lock_for_change(tx, id)?;
+            let role = patch.role.unwrap_or(before.role());
+            let disabled = patch.disabled.unwrap_or(before.disabled);
+            let loses_admin = before.is_active_admin() && (role != Role::Admin || disabled);
+            if loses_admin {
+                ensure_not_last_admin(&before, &admins)?;
+            }
+            let changes = UserChanges {
+                role: (role != before.role()).then_some(role.as_str()),
+                disabled: (disabled != before.disabled).then_some(disabled),
+                updated_at: Some(at),
+            };
+            users::update(tx, id, &changes)?;
+            let event = |name| {
+                NewAuditEvent::new(name, at)
+                    .actor(actor_id)
+                    .target(id)
+                    .ip(ip.as_deref())
+            };
+            if role != before.role() {
+                let detail = serde_json::json!({ "from": before.role, "to": role.as_str() });
+                audit::record(tx, event(action::ROLE_CHANGE).detail(detail))?;
+            }
+            if disabled != before.disabled {
+                let (name, revoked) = match disabled {
+                    true => (
+                        action::USER_DISABLED,
+                        sessions::revoke_all_for_user(tx, id, None, at)?,
+                    ),
+                    false => (action::USER_ENABLED, 0),
+                };
+                let detail = serde_json::json!({ "sessions_revoked": revoked });
+                audit::record(tx, event(name).detail(detail))?;
+            }
+            find_user(tx, id)
+        })
+        .await
+}
+
+/// Deletes a user and everything of theirs.
+pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> AppResult<()> {
+    let (actor_id, ip) = (caller.user_id, caller.client.ip.clone());
+    state
+        .change(move |tx| {
+            let (target, admins) = lock_for_change(tx, id)?;
+            ensure_not_last_admin(&target, &admins)?;
+            users::delete(tx, id)?;
+            login_failures::clear_email(tx, &target.email)?;
+            audit::record(
+                tx,
+                NewAuditEvent::new(action::USER_DELETED, now())
+                    .actor(actor_id)
+                    .target(id)
+                    .ip(ip.as_deref())
+                    .detail(serde_json::json!({ "email": target.email })),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// Revokes every session of a user: all their tokens stop working.
+pub async fn revoke_sessions(state: &AppState, caller: &Caller, id: i64) -> AppResult<()> {
+    let (actor_id, ip) = (caller.user_id, caller.client.ip.clone());
+    state
+        .change(move |tx| {
+            let at = now();
+            find_user(tx, id)?;
+            let count = sessions::revoke_all_for_user(tx, id, None, at)?;
+            audit::record(
+                tx,
+                NewAuditEvent::new(action::SESSIONS_REVOKED, at)
+                    .actor(actor_id)
+                    .target(id)
+                    .ip(ip.as_deref())
+                    .detail(serde_json::json!({ "sessions": count })),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// Clears the account's login failures (its lockout); the per-client count stays.
+pub async fn unlock(state: &AppState, caller: &Caller, id: i64) -> AppResult<()> {
+    let (actor_id, ip) = (caller.user_id, caller.client.ip.clone());
+    state
+        .db
+        .transaction(move |conn| {
+            let target = find_user(conn, id)?;
+            let cleared = login_failures::clear_email(conn, &target.email)?;
+            audit::record(
+                conn,
+                NewAuditEvent::new(action::UNLOCK, now())
+                    .actor(actor_id)
+                    .target(id)
+                    .ip(ip.as_deref())
+                    .detail(serde_json::json!({ "cleared_failures": cleared })),
+            )?;
+            Ok(())
+        })
+        .await
+}
