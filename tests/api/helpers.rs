@@ -1,6 +1,7 @@
 //! Test harness: starts the real app on a random port with a fresh database (a temp
 //! SQLite file, or a PostgreSQL database of its own that is dropped afterwards).
 
+use std::fmt::Display;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::web;
@@ -469,4 +470,214 @@ pub fn tally(statuses: &[StatusCode]) -> std::collections::BTreeMap<u16, usize> 
         *out.entry(s.as_u16()).or_insert(0) += 1;
     }
     out
+}
+
+/// A signed-in account and the requests it makes, each answering the raw response.
+/// `tokens` is the pair it presents; [`UserClient::adopt`] moves it on to a new pair.
+pub struct UserClient<'a> {
+    pub app: &'a TestApp,
+    pub account: TestUser,
+    pub tokens: Tokens,
+}
+
+impl<'a> UserClient<'a> {
+    pub fn new(app: &'a TestApp, account: TestUser, tokens: Tokens) -> UserClient<'a> {
+        UserClient {
+            app,
+            account,
+            tokens,
+        }
+    }
+
+    /// The same account and tokens, talking to another instance.
+    pub fn on<'b>(&self, app: &'b TestApp) -> UserClient<'b> {
+        UserClient::new(app, self.account.clone(), self.tokens.clone())
+    }
+
+    /// The same account signed in once more: another device, another session.
+    pub async fn another_device(&self) -> UserClient<'a> {
+        self.app.sign_in(&self.account).await
+    }
+
+    /// The admin routes called with this account's token, whatever its role (a
+    /// plain user gets 403 from them).
+    pub fn as_admin(&self) -> AdminClient<'a> {
+        AdminClient {
+            me: self.on(self.app),
+        }
+    }
+
+    /// The id of the session the current access token belongs to.
+    pub fn sid(&self) -> String {
+        claims_of(&self.tokens.access)["sid"]
+            .as_str()
+            .expect("sid")
+            .to_string()
+    }
+
+    /// Takes the pair in a login, refresh or password-change body as the current one.
+    pub fn adopt(&mut self, body: &Value) {
+        self.tokens = Tokens::from_body(body);
+    }
+
+    pub fn access(&self) -> &str {
+        &self.tokens.access
+    }
+
+    pub async fn profile(&self) -> Response {
+        self.app.get("/api/profile", Some(self.access())).await
+    }
+
+    /// Presents the current refresh token (which spends it).
+    pub async fn refresh(&self) -> Response {
+        self.app.refresh(&self.tokens.refresh).await
+    }
+
+    /// Logs out with an empty JSON body.
+    pub async fn logout(&self) -> Response {
+        self.app
+            .post_json("/auth/logout", Some(self.access()), &json!({}))
+            .await
+    }
+
+    pub async fn change_password(&self, current: &str, new: &str) -> Response {
+        self.app
+            .post_json(
+                "/api/profile/password",
+                Some(self.access()),
+                &json!({ "current_password": current, "new_password": new }),
+            )
+            .await
+    }
+
+    pub async fn sessions(&self) -> Response {
+        self.app.get("/api/sessions", Some(self.access())).await
+    }
+
+    pub async fn revoke_session(&self, id: impl Display) -> Response {
+        self.app
+            .delete(&format!("/api/sessions/{id}"), self.access())
+            .await
+    }
+}
+
+/// A signed-in admin: everything a [`UserClient`] does (through `Deref`), plus the
+/// admin routes. `id`s are `Display` so a test can send a non-numeric one.
+pub struct AdminClient<'a> {
+    pub me: UserClient<'a>,
+}
+
+impl<'a> std::ops::Deref for AdminClient<'a> {
+    type Target = UserClient<'a>;
+    fn deref(&self) -> &UserClient<'a> {
+        &self.me
+    }
+}
+
+impl<'a> std::ops::DerefMut for AdminClient<'a> {
+    fn deref_mut(&mut self) -> &mut UserClient<'a> {
+        &mut self.me
+    }
+}
+
+/// `path`, with `?query` when there is one.
+fn with_query(path: &str, query: &str) -> String {
+    match query.trim_start_matches('?') {
+        "" => path.to_string(),
+        q => format!("{path}?{q}"),
+    }
+}
+
+impl<'a> AdminClient<'a> {
+    /// `GET /api/admin/users`; `query` without the `?` (`""` for none).
+    pub async fn list_users(&self, query: &str) -> Response {
+        let path = with_query("/api/admin/users", query);
+        self.app.get(&path, Some(self.access())).await
+    }
+
+    pub async fn create_user(&self, body: &Value) -> Response {
+        self.app
+            .post_json("/api/admin/users", Some(self.access()), body)
+            .await
+    }
+
+    pub async fn get_user(&self, id: impl Display) -> Response {
+        self.app
+            .get(&format!("/api/admin/users/{id}"), Some(self.access()))
+            .await
+    }
+
+    pub async fn patch_user(&self, id: impl Display, body: &Value) -> Response {
+        self.app
+            .patch_json(&format!("/api/admin/users/{id}"), self.access(), body)
+            .await
+    }
+
+    pub async fn delete_user(&self, id: impl Display) -> Response {
+        self.app
+            .delete(&format!("/api/admin/users/{id}"), self.access())
+            .await
+    }
+
+    pub async fn revoke_sessions(&self, id: impl Display) -> Response {
+        let path = format!("/api/admin/users/{id}/revoke-sessions");
+        self.app
+            .post_json(&path, Some(self.access()), &json!({}))
+            .await
+    }
+
+    pub async fn unlock(&self, id: impl Display) -> Response {
+        let path = format!("/api/admin/users/{id}/unlock");
+        self.app
+            .post_json(&path, Some(self.access()), &json!({}))
+            .await
+    }
+
+    /// `GET /api/admin/audit`; `query` without the `?` (`""` for none).
+    pub async fn audit(&self, query: &str) -> Response {
+        let path = with_query("/api/admin/audit", query);
+        self.app.get(&path, Some(self.access())).await
+    }
+
+    pub async fn stats(&self) -> Response {
+        self.app.get("/api/admin/stats", Some(self.access())).await
+    }
+}
+
+impl TestApp {
+    /// A fresh `user` account, logged in.
+    pub async fn signed_in_user(&self) -> UserClient<'_> {
+        let (account, tokens) = self.user_with_tokens().await;
+        UserClient::new(self, account, tokens)
+    }
+
+    /// A fresh admin, logged in.
+    pub async fn signed_in_admin(&self) -> AdminClient<'_> {
+        let (account, tokens) = self.admin_with_tokens().await;
+        AdminClient {
+            me: UserClient::new(self, account, tokens),
+        }
+    }
+
+    /// An existing account, logged in (once more: each call is a new session).
+    pub async fn sign_in(&self, account: &TestUser) -> UserClient<'_> {
+        let tokens = self.login_as(account).await;
+        UserClient::new(self, account.clone(), tokens)
+    }
+}
+
+/// Asserts that neither token of the pair works any more: the access token gets 401
+/// on `/api/profile`, then the refresh token 401 on `/auth/refresh`. Presenting the
+/// refresh token spends it, so call this only for tokens that should be dead.
+pub async fn assert_tokens_dead(app: &TestApp, tokens: &Tokens) {
+    assert_eq!(
+        app.get("/api/profile", Some(&tokens.access)).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the access token still works"
+    );
+    assert_eq!(
+        app.refresh(&tokens.refresh).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the refresh token still works"
+    );
 }

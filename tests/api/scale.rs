@@ -3,11 +3,13 @@
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use reqwest::StatusCode;
-use serde_json::json;
+use futures_util::future::LocalBoxFuture;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_error, claims_of, postgres_or_skip, spawn_app, spawn_app_with, Backend, TestApp,
+    assert_error, postgres_or_skip, spawn_app, spawn_app_with, AdminClient, Backend, TestApp,
+    UserClient,
 };
 use crate::on_both_backends;
 
@@ -18,24 +20,13 @@ on_both_backends!(
 
 async fn authenticated_requests_make_no_database_calls_in_steady_state(b: Backend) {
     let app = spawn_app(b).await;
-    let (_, tokens) = app.user_with_tokens().await;
+    let user = app.signed_in_user().await;
     // The first request fills the cache.
-    assert_eq!(
-        app.get("/api/profile", Some(&tokens.access)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(user.profile().await.status(), StatusCode::OK);
     let before = app.state.db.calls();
     for _ in 0..20 {
-        assert_eq!(
-            app.get("/api/profile", Some(&tokens.access)).await.status(),
-            StatusCode::OK
-        );
-        assert_eq!(
-            app.get("/api/sessions", Some(&tokens.access))
-                .await
-                .status(),
-            StatusCode::OK
-        );
+        assert_eq!(user.profile().await.status(), StatusCode::OK);
+        assert_eq!(user.sessions().await.status(), StatusCode::OK);
     }
     // /api/sessions reads the session list itself; the middleware reads nothing.
     assert_eq!(
@@ -77,17 +68,12 @@ async fn a_full_bcrypt_queue_answers_503_with_retry_after(b: Backend) {
     );
 }
 
-/// Polls `probe` on instance B until it answers `want`; fails after a second.
-async fn enforced_within_a_second(
-    b: &TestApp,
-    path: &str,
-    token: &str,
-    want: StatusCode,
-    what: &str,
-) {
+/// Polls `path` on instance B with `user`'s token until it answers `want`; fails
+/// after a second.
+async fn enforced_within_a_second(user: &UserClient<'_>, path: &str, want: StatusCode, what: &str) {
     let start = Instant::now();
     loop {
-        let got = b.get(path, Some(token)).await.status();
+        let got = user.app.get(path, Some(user.access())).await.status();
         if got == want {
             return;
         }
@@ -112,181 +98,207 @@ async fn two_instances() -> Option<(TestApp, TestApp)> {
     Some((a, b))
 }
 
-/// Makes B cache the token's state, so a stale cache would let it through.
-async fn warm(b: &TestApp, token: &str) {
-    assert_eq!(
-        b.get("/api/profile", Some(token)).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        b.get("/api/profile", Some(token)).await.status(),
-        StatusCode::OK
-    );
+/// Makes B (the instance `user` talks to) cache the token's state, so a stale cache
+/// would let it through.
+async fn warm(user: &UserClient<'_>) {
+    // A login sends a change notice of its own (last_login_at). Only once B has served
+    // the token from its cache after that notice had time to arrive (several listener
+    // polls) can the change under test alone be what empties B's entry.
+    let start = Instant::now();
+    let settled = start + Duration::from_millis(300);
+    loop {
+        let calls = user.app.state.db.calls();
+        assert_eq!(user.profile().await.status(), StatusCode::OK);
+        let from_cache = user.app.state.db.calls() == calls;
+        if from_cache && Instant::now() >= settled {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "B never served from its cache"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
 }
+
+/// The account a scenario changes, signed in through instance A, and the admin.
+struct Subject<'a> {
+    admin: &'a AdminClient<'a>,
+    /// One session each, in sign-in order; B is probed with the last one's token.
+    devices: Vec<UserClient<'a>>,
+}
+
+impl<'a> Subject<'a> {
+    fn probed(&self) -> &UserClient<'a> {
+        self.devices.last().expect("a device")
+    }
+
+    fn id(&self) -> i64 {
+        self.probed().account.id
+    }
+
+    /// The admin patches the account with `body`.
+    fn patched(&'a self, body: Value) -> LocalBoxFuture<'a, Response> {
+        Box::pin(async move { self.admin.patch_user(self.id(), &body).await })
+    }
+}
+
+/// A request (or a few) made through instance A; answers the last response.
+type Step = for<'a> fn(&'a Subject<'a>) -> LocalBoxFuture<'a, Response>;
+
+/// A change made through instance A, and what instance B must answer after it.
+struct Scenario {
+    name: &'static str,
+    /// How many devices the account signs in on through A.
+    devices: usize,
+    /// Made through A, and the status A answers it with, before B sees the token.
+    prepare: Option<(Step, StatusCode)>,
+    /// The change, made through A once B has cached the token's state, and the
+    /// status A answers it with.
+    change: Step,
+    a_answers: StatusCode,
+    /// The path B is probed on with the last device's token; what B answers there
+    /// once warm (checked before the change when given), and within a second after.
+    probe: &'static str,
+    before: Option<StatusCode>,
+    after: StatusCode,
+}
+
+const PROFILE: &str = "/api/profile";
+const STATS: &str = "/api/admin/stats";
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "password change",
+        devices: 1,
+        prepare: None,
+        change: |s| {
+            let user = s.probed();
+            Box::pin(user.change_password(&user.account.password, "a brand new password"))
+        },
+        a_answers: StatusCode::OK,
+        probe: PROFILE,
+        before: None,
+        after: StatusCode::UNAUTHORIZED,
+    },
+    Scenario {
+        name: "disable",
+        devices: 1,
+        prepare: None,
+        change: |s| s.patched(json!({ "disabled": true })),
+        a_answers: StatusCode::OK,
+        probe: PROFILE,
+        before: None,
+        after: StatusCode::UNAUTHORIZED,
+    },
+    Scenario {
+        name: "deletion",
+        devices: 1,
+        prepare: None,
+        change: |s| Box::pin(s.admin.delete_user(s.id())),
+        a_answers: StatusCode::NO_CONTENT,
+        probe: PROFILE,
+        before: None,
+        after: StatusCode::UNAUTHORIZED,
+    },
+    Scenario {
+        name: "promotion",
+        devices: 1,
+        prepare: None,
+        change: |s| s.patched(json!({ "role": "admin" })),
+        a_answers: StatusCode::OK,
+        probe: STATS,
+        before: Some(StatusCode::FORBIDDEN),
+        after: StatusCode::OK,
+    },
+    Scenario {
+        name: "demotion",
+        devices: 1,
+        prepare: Some((|s| s.patched(json!({ "role": "admin" })), StatusCode::OK)),
+        change: |s| s.patched(json!({ "role": "user" })),
+        a_answers: StatusCode::OK,
+        probe: STATS,
+        before: Some(StatusCode::OK),
+        after: StatusCode::FORBIDDEN,
+    },
+    Scenario {
+        name: "logout",
+        devices: 1,
+        prepare: None,
+        change: |s| Box::pin(s.probed().logout()),
+        a_answers: StatusCode::NO_CONTENT,
+        probe: PROFILE,
+        before: None,
+        after: StatusCode::UNAUTHORIZED,
+    },
+    Scenario {
+        // One session revoked by its owner from another device (the laptop).
+        name: "session revocation",
+        devices: 2,
+        prepare: None,
+        change: |s| Box::pin(s.devices[0].revoke_session(s.probed().sid())),
+        a_answers: StatusCode::NO_CONTENT,
+        probe: PROFILE,
+        before: None,
+        after: StatusCode::UNAUTHORIZED,
+    },
+    Scenario {
+        // Every session revoked by an admin.
+        name: "admin revoke-sessions",
+        devices: 1,
+        prepare: None,
+        change: |s| Box::pin(s.admin.revoke_sessions(s.id())),
+        a_answers: StatusCode::NO_CONTENT,
+        probe: PROFILE,
+        before: None,
+        after: StatusCode::UNAUTHORIZED,
+    },
+    Scenario {
+        // Refresh-token reuse detected on A kills the session on B.
+        name: "refresh reuse",
+        devices: 1,
+        prepare: None,
+        change: |s| {
+            Box::pin(async {
+                assert_eq!(s.probed().refresh().await.status(), StatusCode::OK);
+                s.probed().refresh().await
+            })
+        },
+        a_answers: StatusCode::UNAUTHORIZED,
+        probe: PROFILE,
+        before: None,
+        after: StatusCode::UNAUTHORIZED,
+    },
+];
 
 #[actix_web::test]
 async fn changes_made_on_one_instance_are_enforced_by_another_within_a_second() {
     let Some((a, b)) = two_instances().await else {
         return;
     };
-    let (_, admin) = a.admin_with_tokens().await;
-
-    // Password change.
-    let (user, tokens) = a.user_with_tokens().await;
-    warm(&b, &tokens.access).await;
-    let res = a
-        .post_json(
-            "/api/profile/password",
-            Some(&tokens.access),
-            &json!({ "current_password": user.password, "new_password": "a brand new password" }),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    enforced_within_a_second(
-        &b,
-        "/api/profile",
-        &tokens.access,
-        StatusCode::UNAUTHORIZED,
-        "password change",
-    )
-    .await;
-
-    // Disable.
-    let (user, tokens) = a.user_with_tokens().await;
-    warm(&b, &tokens.access).await;
-    a.patch_json(
-        &format!("/api/admin/users/{}", user.id),
-        &admin.access,
-        &json!({ "disabled": true }),
-    )
-    .await;
-    enforced_within_a_second(
-        &b,
-        "/api/profile",
-        &tokens.access,
-        StatusCode::UNAUTHORIZED,
-        "disable",
-    )
-    .await;
-
-    // Deletion.
-    let (user, tokens) = a.user_with_tokens().await;
-    warm(&b, &tokens.access).await;
-    a.delete(&format!("/api/admin/users/{}", user.id), &admin.access)
-        .await;
-    enforced_within_a_second(
-        &b,
-        "/api/profile",
-        &tokens.access,
-        StatusCode::UNAUTHORIZED,
-        "deletion",
-    )
-    .await;
-
-    // Role change, both ways.
-    let (user, tokens) = a.user_with_tokens().await;
-    warm(&b, &tokens.access).await;
-    assert_eq!(
-        b.get("/api/admin/stats", Some(&tokens.access))
-            .await
-            .status(),
-        StatusCode::FORBIDDEN
-    );
-    a.patch_json(
-        &format!("/api/admin/users/{}", user.id),
-        &admin.access,
-        &json!({ "role": "admin" }),
-    )
-    .await;
-    enforced_within_a_second(
-        &b,
-        "/api/admin/stats",
-        &tokens.access,
-        StatusCode::OK,
-        "promotion",
-    )
-    .await;
-    a.patch_json(
-        &format!("/api/admin/users/{}", user.id),
-        &admin.access,
-        &json!({ "role": "user" }),
-    )
-    .await;
-    enforced_within_a_second(
-        &b,
-        "/api/admin/stats",
-        &tokens.access,
-        StatusCode::FORBIDDEN,
-        "demotion",
-    )
-    .await;
-
-    // Logout.
-    let (_, tokens) = a.user_with_tokens().await;
-    warm(&b, &tokens.access).await;
-    a.post_json("/auth/logout", Some(&tokens.access), &json!({}))
-        .await;
-    enforced_within_a_second(
-        &b,
-        "/api/profile",
-        &tokens.access,
-        StatusCode::UNAUTHORIZED,
-        "logout",
-    )
-    .await;
-
-    // One session revoked by its owner from another device.
-    let user = a.create_user().await;
-    let laptop = a.login_as(&user).await;
-    let phone = a.login_as(&user).await;
-    warm(&b, &phone.access).await;
-    let sid = claims_of(&phone.access)["sid"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    a.delete(&format!("/api/sessions/{sid}"), &laptop.access)
-        .await;
-    enforced_within_a_second(
-        &b,
-        "/api/profile",
-        &phone.access,
-        StatusCode::UNAUTHORIZED,
-        "session revocation",
-    )
-    .await;
-
-    // Every session revoked by an admin.
-    let (user, tokens) = a.user_with_tokens().await;
-    warm(&b, &tokens.access).await;
-    a.post_json(
-        &format!("/api/admin/users/{}/revoke-sessions", user.id),
-        Some(&admin.access),
-        &json!({}),
-    )
-    .await;
-    enforced_within_a_second(
-        &b,
-        "/api/profile",
-        &tokens.access,
-        StatusCode::UNAUTHORIZED,
-        "admin revoke-sessions",
-    )
-    .await;
-
-    // Refresh-token reuse detected on A kills the session on B.
-    let (_, tokens) = a.user_with_tokens().await;
-    warm(&b, &tokens.access).await;
-    assert_eq!(a.refresh(&tokens.refresh).await.status(), StatusCode::OK);
-    assert_eq!(
-        a.refresh(&tokens.refresh).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    enforced_within_a_second(
-        &b,
-        "/api/profile",
-        &tokens.access,
-        StatusCode::UNAUTHORIZED,
-        "refresh reuse",
-    )
-    .await;
+    let admin = a.signed_in_admin().await;
+    for scenario in SCENARIOS {
+        let name = scenario.name;
+        let mut devices = vec![a.signed_in_user().await];
+        while devices.len() < scenario.devices {
+            devices.push(devices[0].another_device().await);
+        }
+        let subject = Subject {
+            admin: &admin,
+            devices,
+        };
+        if let Some((prepare, answers)) = scenario.prepare {
+            let res = prepare(&subject).await;
+            assert_eq!(res.status(), answers, "{name}: preparing on A");
+        }
+        let on_b = subject.probed().on(&b);
+        warm(&on_b).await;
+        if let Some(before) = scenario.before {
+            let got = b.get(scenario.probe, Some(on_b.access())).await.status();
+            assert_eq!(got, before, "{name}: B before the change");
+        }
+        let res = (scenario.change)(&subject).await;
+        assert_eq!(res.status(), scenario.a_answers, "{name}: the change on A");
+        enforced_within_a_second(&on_b, scenario.probe, scenario.after, name).await;
+    }
 }

@@ -7,7 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_error, claims_of, spawn_app, spawn_app_with, status_and_json, Backend, Tokens,
+    assert_error, assert_tokens_dead, claims_of, spawn_app, spawn_app_with, status_and_json,
+    Backend, Tokens,
 };
 use crate::on_both_backends;
 
@@ -29,39 +30,31 @@ on_both_backends!(
 
 async fn refresh_rotates_the_pair_and_keeps_the_session(b: Backend) {
     let app = spawn_app(b).await;
-    let (user, first) = app.user_with_tokens().await;
-    let (status, body) = status_and_json(app.refresh(&first.refresh).await).await;
+    let mut user = app.signed_in_user().await;
+    let first = user.tokens.clone();
+    let (status, body) = status_and_json(user.refresh().await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["user"]["id"], user.id);
-    let second = Tokens::from_body(&body);
+    assert_eq!(body["user"]["id"], user.account.id);
+    user.adopt(&body);
+    let second = &user.tokens;
     assert_ne!(second.refresh, first.refresh);
     assert_eq!(
         claims_of(&second.access)["sid"],
         claims_of(&first.access)["sid"]
     );
-    assert_eq!(
-        app.get("/api/profile", Some(&second.access)).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(app.refresh(&second.refresh).await.status(), StatusCode::OK);
+    assert_eq!(user.profile().await.status(), StatusCode::OK);
+    assert_eq!(user.refresh().await.status(), StatusCode::OK);
 }
 
 async fn reuse_of_a_rotated_token_revokes_that_session_only(b: Backend) {
     let app = spawn_app_with(b, |s| s.auth.refresh_reuse_interval_secs = 0).await;
-    let user = app.create_user().await;
-    let stolen = app.login_as(&user).await;
-    let other_device = app.login_as(&user).await;
+    let stolen = app.signed_in_user().await;
+    let other_device = stolen.another_device().await;
 
-    let rotated = Tokens::from_body(
-        &app.refresh(&stolen.refresh)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap(),
-    );
+    let rotated = Tokens::from_body(&stolen.refresh().await.json::<Value>().await.unwrap());
     assert_error(
-        app.refresh(&stolen.refresh).await,
+        stolen.refresh().await,
         StatusCode::UNAUTHORIZED,
         "invalid_refresh_token",
     )
@@ -79,31 +72,17 @@ async fn reuse_of_a_rotated_token_revokes_that_session_only(b: Backend) {
         StatusCode::UNAUTHORIZED
     );
     // The other device is untouched.
-    assert_eq!(
-        app.get("/api/profile", Some(&other_device.access))
-            .await
-            .status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.refresh(&other_device.refresh).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(other_device.profile().await.status(), StatusCode::OK);
+    assert_eq!(other_device.refresh().await.status(), StatusCode::OK);
 }
 
 async fn a_token_presented_again_within_the_reuse_interval_gets_a_pair_of_the_same_session(
     b: Backend,
 ) {
     let app = spawn_app_with(b, |s| s.auth.refresh_reuse_interval_secs = 30).await;
-    let (_, first) = app.user_with_tokens().await;
-    let a = Tokens::from_body(
-        &app.refresh(&first.refresh)
-            .await
-            .json::<Value>()
-            .await
-            .unwrap(),
-    );
-    let (status, body) = status_and_json(app.refresh(&first.refresh).await).await;
+    let first = app.signed_in_user().await;
+    let a = Tokens::from_body(&first.refresh().await.json::<Value>().await.unwrap());
+    let (status, body) = status_and_json(first.refresh().await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let again = Tokens::from_body(&body);
     assert_eq!(claims_of(&again.access)["sid"], claims_of(&a.access)["sid"]);
@@ -118,21 +97,18 @@ async fn a_token_presented_again_within_the_reuse_interval_gets_a_pair_of_the_sa
 
 async fn concurrent_refreshes_within_the_reuse_interval_all_succeed(b: Backend) {
     let app = spawn_app_with(b, |s| s.auth.refresh_reuse_interval_secs = 30).await;
-    let (_, tokens) = app.user_with_tokens().await;
-    let results = join_all((0..8).map(|_| app.refresh(&tokens.refresh))).await;
+    let user = app.signed_in_user().await;
+    let results = join_all((0..8).map(|_| user.refresh())).await;
     for r in &results {
         assert_eq!(r.status(), StatusCode::OK);
     }
-    assert_eq!(
-        app.get("/api/profile", Some(&tokens.access)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(user.profile().await.status(), StatusCode::OK);
 }
 
 async fn with_no_reuse_interval_at_most_one_of_16_concurrent_refreshes_wins(b: Backend) {
     let app = spawn_app_with(b, |s| s.auth.refresh_reuse_interval_secs = 0).await;
-    let (_, tokens) = app.user_with_tokens().await;
-    let results = join_all((0..16).map(|_| app.refresh(&tokens.refresh))).await;
+    let user = app.signed_in_user().await;
+    let results = join_all((0..16).map(|_| user.refresh())).await;
     let ok = results
         .iter()
         .filter(|r| r.status() == StatusCode::OK)
@@ -147,19 +123,16 @@ async fn with_no_reuse_interval_at_most_one_of_16_concurrent_refreshes_wins(b: B
 
 async fn refresh_after_the_session_expires_returns_401(b: Backend) {
     let app = spawn_app_with(b, |s| s.auth.refresh_token_ttl_secs = 1).await;
-    let (_, tokens) = app.user_with_tokens().await;
+    let user = app.signed_in_user().await;
     actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
     assert_error(
-        app.refresh(&tokens.refresh).await,
+        user.refresh().await,
         StatusCode::UNAUTHORIZED,
         "invalid_refresh_token",
     )
     .await;
     // An access token never outlives its session.
-    assert_eq!(
-        app.get("/api/profile", Some(&tokens.access)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(user.profile().await.status(), StatusCode::UNAUTHORIZED);
 }
 
 async fn refresh_with_an_unknown_token_returns_401(b: Backend) {
@@ -176,9 +149,9 @@ async fn refresh_with_an_unknown_token_returns_401(b: Backend) {
 
 async fn logout_kills_the_access_and_refresh_tokens_at_once(b: Backend) {
     let app = spawn_app(b).await;
-    let user = app.create_user().await;
-    let tokens = app.login_as(&user).await;
-    let other = app.login_as(&user).await;
+    let user = app.signed_in_user().await;
+    let tokens = &user.tokens;
+    let other = user.another_device().await;
     let res = app
         .post_json(
             "/auth/logout",
@@ -187,33 +160,20 @@ async fn logout_kills_the_access_and_refresh_tokens_at_once(b: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.get("/api/profile", Some(&tokens.access)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.refresh(&tokens.refresh).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_tokens_dead(&app, tokens).await;
     // Another device of the same user stays logged in.
-    assert_eq!(
-        app.get("/api/profile", Some(&other.access)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(other.profile().await.status(), StatusCode::OK);
 
     // A body is optional.
     let res = app
         .client
         .post(app.url("/auth/logout"))
-        .bearer_auth(&other.access)
+        .bearer_auth(other.access())
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.get("/api/profile", Some(&other.access)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(other.profile().await.status(), StatusCode::UNAUTHORIZED);
 }
 
 async fn logout_without_a_token_returns_401(b: Backend) {
@@ -225,21 +185,21 @@ async fn logout_without_a_token_returns_401(b: Backend) {
 
 async fn sessions_list_shows_live_sessions_and_marks_the_current_one(b: Backend) {
     let app = spawn_app(b).await;
-    let user = app.create_user().await;
-    let a = app.login_as(&user).await;
-    let bb = app.login_as(&user).await;
-    let ended = app.login_as(&user).await;
-    app.post_json("/auth/logout", Some(&ended.access), &json!({}))
-        .await;
+    let a = app.signed_in_user().await;
+    let bb = a.another_device().await;
+    let ended = a.another_device().await;
+    ended.logout().await;
 
-    let (status, body) = status_and_json(app.get("/api/sessions", Some(&a.access)).await).await;
+    let (status, body) = status_and_json(a.sessions().await).await;
     assert_eq!(status, StatusCode::OK);
     let list = body.as_array().expect("array");
     assert_eq!(list.len(), 2, "{body}");
     let current: Vec<&Value> = list.iter().filter(|s| s["current"] == true).collect();
     assert_eq!(current.len(), 1);
-    assert_eq!(current[0]["id"], claims_of(&a.access)["sid"]);
-    assert!(list.iter().any(|s| s["id"] == claims_of(&bb.access)["sid"]));
+    assert_eq!(current[0]["id"], claims_of(&a.tokens.access)["sid"]);
+    assert!(list
+        .iter()
+        .any(|s| s["id"] == claims_of(&bb.tokens.access)["sid"]));
     for s in list {
         for key in [
             "id",
@@ -257,80 +217,42 @@ async fn sessions_list_shows_live_sessions_and_marks_the_current_one(b: Backend)
 
 async fn deleting_an_own_session_revokes_it_and_someone_elses_is_404(b: Backend) {
     let app = spawn_app(b).await;
-    let user = app.create_user().await;
-    let a = app.login_as(&user).await;
-    let phone = app.login_as(&user).await;
-    let (_, stranger) = app.user_with_tokens().await;
-    let phone_sid = claims_of(&phone.access)["sid"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let a = app.signed_in_user().await;
+    let phone = a.another_device().await;
+    let stranger = app.signed_in_user().await;
+    let phone_sid = phone.sid();
 
     assert_error(
-        app.delete(&format!("/api/sessions/{phone_sid}"), &stranger.access)
-            .await,
+        stranger.revoke_session(&phone_sid).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
-    assert_eq!(
-        app.get("/api/profile", Some(&phone.access)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(phone.profile().await.status(), StatusCode::OK);
 
     assert_eq!(
-        app.delete(&format!("/api/sessions/{phone_sid}"), &a.access)
-            .await
-            .status(),
+        a.revoke_session(&phone_sid).await.status(),
         StatusCode::NO_CONTENT
     );
+    assert_tokens_dead(&app, &phone.tokens).await;
+    assert_eq!(a.profile().await.status(), StatusCode::OK);
     assert_eq!(
-        app.get("/api/profile", Some(&phone.access)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.refresh(&phone.refresh).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.get("/api/profile", Some(&a.access)).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.delete("/api/sessions/does-not-exist", &a.access)
-            .await
-            .status(),
+        a.revoke_session("does-not-exist").await.status(),
         StatusCode::NOT_FOUND
     );
 }
 
 async fn refresh_after_disable_returns_401(b: Backend) {
     let app = spawn_app(b).await;
-    let (_, admin) = app.admin_with_tokens().await;
-    let (user, tokens) = app.user_with_tokens().await;
-    let res = app
-        .patch_json(
-            &format!("/api/admin/users/{}", user.id),
-            &admin.access,
-            &json!({ "disabled": true }),
-        )
-        .await;
+    let admin = app.signed_in_admin().await;
+    let user = app.signed_in_user().await;
+    let id = user.account.id;
+    let res = admin.patch_user(id, &json!({ "disabled": true })).await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(
-        app.refresh(&tokens.refresh).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(user.refresh().await.status(), StatusCode::UNAUTHORIZED);
     // Re-enabling does not resurrect the session.
-    app.patch_json(
-        &format!("/api/admin/users/{}", user.id),
-        &admin.access,
-        &json!({ "disabled": false }),
-    )
-    .await;
-    assert_eq!(
-        app.refresh(&tokens.refresh).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    admin.patch_user(id, &json!({ "disabled": false })).await;
+    assert_eq!(user.refresh().await.status(), StatusCode::UNAUTHORIZED);
 }
 
 async fn purge_deletes_dead_sessions_and_their_tokens(b: Backend) {
@@ -338,11 +260,9 @@ async fn purge_deletes_dead_sessions_and_their_tokens(b: Backend) {
     use turnstile::schema::{refresh_tokens, sessions};
 
     let app = spawn_app(b).await;
-    let user = app.create_user().await;
-    let live = app.login_as(&user).await;
-    let dead = app.login_as(&user).await;
-    app.post_json("/auth/logout", Some(&dead.access), &json!({}))
-        .await;
+    let live = app.signed_in_user().await;
+    let dead = live.another_device().await;
+    dead.logout().await;
 
     let db = app.state.db.clone();
     let counts = move |conn: &mut turnstile::db::Conn| -> turnstile::error::AppResult<(i64, i64)> {
@@ -358,12 +278,6 @@ async fn purge_deletes_dead_sessions_and_their_tokens(b: Backend) {
         .await
         .unwrap();
     assert_eq!(db.run(counts).await.unwrap(), (1, 1));
-    assert_eq!(
-        app.get("/api/profile", Some(&live.access)).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.refresh(&dead.refresh).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(live.profile().await.status(), StatusCode::OK);
+    assert_eq!(dead.refresh().await.status(), StatusCode::UNAUTHORIZED);
 }
