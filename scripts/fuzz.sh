@@ -38,18 +38,16 @@
 # current session). After the main pass the token is checked again; had it died, the
 # run fails, because the later results would be meaningless (all 401).
 #
-# Checks: every schemathesis check (FUZZ_CHECKS=all) but unsupported_method
-# (FUZZ_EXCLUDE_CHECKS), i.e. not_a_server_error, status_code_conformance,
+# Checks: every schemathesis check (FUZZ_CHECKS=all), i.e. not_a_server_error,
+# unsupported_method (a documented path with an undocumented method must get 405 with
+# an Allow header), status_code_conformance,
 # content_type_conformance, response_headers_conformance, response_schema_conformance,
 # negative_data_rejection (a request the document forbids must get a 4xx),
 # positive_data_acceptance (one it allows must not get a 4xx other than 401, 403, 404,
 # 409, 429), ignored_auth (a secured operation must refuse a missing or invalid token),
 # and the checks that need data this run does not produce (missing_required_header,
 # allow_header_conformance, use_after_free, ensure_resource_availability,
-# object_level_authorization). unsupported_method is excluded because the server
-# answers 404, not 405, to a known path with another method, by design (README,
-# "Errors": "unknown route (including a known path with another method)").
-# Any 500 or panic in the server log also fails the run.
+# object_level_authorization). Any 500 or panic in the server log also fails the run.
 #
 # Environment:
 #   FUZZ_SKIP_BUILD=1      use the existing target/release/turnstile
@@ -57,8 +55,7 @@
 #                          and phase (the coverage phase generates its own set)
 #   FUZZ_WORKERS=2         schemathesis workers (1 or 2 on this 2-core machine)
 #   FUZZ_CHECKS=all        schemathesis --checks (comma-separated)
-#   FUZZ_EXCLUDE_CHECKS=unsupported_method
-#                          schemathesis --exclude-checks (empty: none)
+#   FUZZ_EXCLUDE_CHECKS=   schemathesis --exclude-checks (default: none)
 #   FUZZ_SEED=N            reproduce a run (schemathesis prints the seed it used)
 #   FUZZ_REPORT_DIR        where the JUnit reports and the server log are kept
 #                          (default target/fuzz-report)
@@ -72,7 +69,7 @@ cd "$ROOT"
 
 MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-50}"
 CHECKS="${FUZZ_CHECKS:-all}"
-EXCLUDE_CHECKS="${FUZZ_EXCLUDE_CHECKS-unsupported_method}"
+EXCLUDE_CHECKS="${FUZZ_EXCLUDE_CHECKS-}"
 WORKERS="${FUZZ_WORKERS:-2}"
 REPORT_DIR="${FUZZ_REPORT_DIR:-$ROOT/target/fuzz-report}"
 PYTHON="${FUZZ_PYTHON:-python3}"

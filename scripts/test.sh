@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: formatting and clippy, unit tests, the integration
-# suite on SQLite and on PostgreSQL, then schemathesis against a release build
-# (scripts/fuzz.sh). The integration suite uses PostgreSQL (127.0.0.1:5432, user
+# suite on SQLite and on PostgreSQL, the OpenAPI document through a validator and two
+# client generators (scripts/openapi-check.sh), then schemathesis against a release
+# build (scripts/fuzz.sh). The integration suite uses PostgreSQL (127.0.0.1:5432, user
 # postgres, trust auth; each test creates and drops a database of its own); this
 # script starts the local PostgreSQL cluster if it is down.
 # Outside CI an unreachable PostgreSQL only skips those tests, with a notice;
@@ -39,6 +40,9 @@ fi
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked "$@"
+# The OpenAPI document: validated, and turned into a Python and a TypeScript client
+# whose types must be as exact as the server (scripts/openapi-check.sh).
+bash scripts/openapi-check.sh
 # API fuzzing of a release build against its own /openapi.json (schemathesis).
 # TEST_SKIP_FUZZ=1 skips it for a quick local run; CI always runs it.
 if [ "${TEST_SKIP_FUZZ:-0}" = "1" ] && [ "${CI:-}" != "true" ]; then

@@ -9,10 +9,40 @@ use serde::Serialize;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A stable snake_case code, e.g. `invalid_credentials`.
-    #[schema(value_type = String)]
+    #[schema(value_type = ErrorCode)]
     pub error: &'static str,
     /// Human-readable text; never contains secrets or internal details.
     pub message: String,
+}
+
+/// Every `error` code the server sends (the OpenAPI document's enum of them).
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    MalformedJson,
+    InvalidBody,
+    InvalidQuery,
+    InvalidPath,
+    BadRequest,
+    CorsNotAllowed,
+    ValidationError,
+    InvalidCredentials,
+    AccountDisabled,
+    Unauthorized,
+    InvalidToken,
+    InvalidRefreshToken,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    EmailTaken,
+    LastAdmin,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    TooManyAttempts,
+    ServiceUnavailable,
+    ServerBusy,
+    InternalError,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +65,9 @@ pub enum AppError {
     Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A known path requested with a method it does not serve.
+    #[error("this route does not accept that method (allowed: {allow})")]
+    MethodNotAllowed { allow: String },
     #[error("an account with this email already exists")]
     EmailTaken,
     #[error("this would leave no active admin")]
@@ -72,6 +105,7 @@ impl AppError {
             AppError::InvalidRefreshToken => "invalid_refresh_token",
             AppError::Forbidden => "forbidden",
             AppError::NotFound(_) => "not_found",
+            AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::EmailTaken => "email_taken",
             AppError::LastAdmin => "last_admin",
             AppError::Conflict => "conflict",
@@ -104,6 +138,7 @@ impl ResponseError for AppError {
             | AppError::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::EmailTaken | AppError::LastAdmin | AppError::Conflict => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -139,6 +174,9 @@ impl ResponseError for AppError {
             }
             AppError::Busy => {
                 res.insert_header((header::RETRY_AFTER, "1"));
+            }
+            AppError::MethodNotAllowed { allow } => {
+                res.insert_header((header::ALLOW, allow.as_str()));
             }
             _ => {}
         }
@@ -194,3 +232,119 @@ impl From<actix_web::error::BlockingError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn documented() -> Vec<String> {
+        use ErrorCode::*;
+        [
+            MalformedJson,
+            InvalidBody,
+            InvalidQuery,
+            InvalidPath,
+            BadRequest,
+            CorsNotAllowed,
+            ValidationError,
+            InvalidCredentials,
+            AccountDisabled,
+            Unauthorized,
+            InvalidToken,
+            InvalidRefreshToken,
+            Forbidden,
+            NotFound,
+            MethodNotAllowed,
+            EmailTaken,
+            LastAdmin,
+            Conflict,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            TooManyAttempts,
+            ServiceUnavailable,
+            ServerBusy,
+            InternalError,
+        ]
+        .iter()
+        .map(|c| {
+            serde_json::to_value(c)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+    }
+
+    /// Fails to compile when a variant is added: add it to the list below too.
+    fn listed(e: &AppError) {
+        match e {
+            AppError::Validation(_)
+            | AppError::BadRequest { .. }
+            | AppError::InvalidCredentials
+            | AppError::AccountDisabled
+            | AppError::MissingToken
+            | AppError::InvalidToken
+            | AppError::InvalidRefreshToken
+            | AppError::Forbidden
+            | AppError::NotFound(_)
+            | AppError::MethodNotAllowed { .. }
+            | AppError::EmailTaken
+            | AppError::LastAdmin
+            | AppError::Conflict
+            | AppError::PayloadTooLarge
+            | AppError::UnsupportedMediaType
+            | AppError::TooManyAttempts { .. }
+            | AppError::Unavailable
+            | AppError::Busy
+            | AppError::Internal(_) => {}
+        }
+    }
+
+    #[test]
+    fn every_code_the_server_sends_is_documented() {
+        let errors = [
+            AppError::Validation(String::new()),
+            AppError::InvalidCredentials,
+            AppError::AccountDisabled,
+            AppError::MissingToken,
+            AppError::InvalidToken,
+            AppError::InvalidRefreshToken,
+            AppError::Forbidden,
+            AppError::NotFound("x"),
+            AppError::MethodNotAllowed {
+                allow: "GET".into(),
+            },
+            AppError::EmailTaken,
+            AppError::LastAdmin,
+            AppError::Conflict,
+            AppError::PayloadTooLarge,
+            AppError::UnsupportedMediaType,
+            AppError::TooManyAttempts {
+                retry_after_secs: 1,
+            },
+            AppError::Unavailable,
+            AppError::Busy,
+            AppError::internal("x"),
+        ];
+        let codes = documented();
+        for e in &errors {
+            listed(e);
+            assert!(
+                codes.contains(&e.code().to_string()),
+                "{} is not documented",
+                e.code()
+            );
+        }
+        for code in [
+            "malformed_json",
+            "invalid_body",
+            "invalid_query",
+            "invalid_path",
+            "bad_request",
+            "cors_not_allowed",
+        ] {
+            assert!(codes.contains(&code.to_string()), "{code}");
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! The `turnstile` binary: `serve` (default), `migrate`, `create-admin`, `healthcheck`.
+//! The `turnstile` binary: `serve` (default), `migrate`, `create-admin`, `healthcheck`,
+//! `openapi`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -39,6 +40,8 @@ enum Command {
     },
     /// Exit 0 when the local server answers GET /health with 200 (container probes).
     Healthcheck,
+    /// Print the OpenAPI document (what GET /openapi.json serves) and exit.
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
         Command::Healthcheck => healthcheck(&settings),
+        Command::Openapi => openapi(),
         Command::CreateAdmin {
             email,
             password_env,
@@ -111,6 +115,14 @@ fn admin(settings: &Settings, email: &str, password_env: Option<&str>) -> Result
     let user = create_admin(&db, &email, &password, settings.auth.bcrypt_cost)
         .map_err(|e| e.to_string())?;
     println!("created admin {} (id {})", user.email, user.id);
+    Ok(())
+}
+
+fn openapi() -> Result<(), String> {
+    let doc = turnstile::routes::openapi_document()
+        .to_pretty_json()
+        .map_err(|e| e.to_string())?;
+    println!("{doc}");
     Ok(())
 }
 

@@ -124,6 +124,8 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Other(e.to_string()))?;
 
+        let api = routes::openapi_document();
+        let route_table = web::Data::new(routes::RouteTable::from_openapi(&api));
         let state = web::Data::new(AppState {
             db,
             cache,
@@ -131,12 +133,12 @@ impl Application {
             tokens: TokenService::new(&settings.auth),
             hasher,
             trusted_proxies: settings.trusted_proxies(),
-            openapi_json: routes::openapi_document()
+            openapi_json: api
                 .to_json()
                 .map_err(|e| StartupError::Other(e.to_string()))?,
             settings: Arc::new(settings),
         });
-        let server = serve(listener, state.clone())?;
+        let server = serve(listener, state.clone(), route_table)?;
         let metrics = if state.settings.metrics.enabled {
             let m = &state.settings.metrics;
             let addr = format!("{}:{}", m.host, m.port);
@@ -278,7 +280,11 @@ fn state_timeout(state: &web::Data<AppState>) -> u64 {
     state.settings.server.shutdown_timeout_secs
 }
 
-fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartupError> {
+fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    route_table: web::Data<routes::RouteTable>,
+) -> Result<Server, StartupError> {
     let workers = match state.settings.server.workers {
         0 => crate::settings::cores(),
         n => n,
@@ -290,6 +296,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
         App::new()
             .app_data(state.clone())
             .app_data(web::Data::from(Arc::clone(&state.metrics)))
+            .app_data(route_table.clone())
             .app_data(routes::json_config(json_limit))
             .app_data(routes::query_config())
             .app_data(routes::path_config())
@@ -308,7 +315,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
             .into_utoipa_app()
             .configure(routes::configure)
             .into_app()
-            .default_service(web::to(routes::not_found))
+            .default_service(web::to(routes::no_route))
     })
     .workers(workers)
     .shutdown_timeout(shutdown_timeout)

@@ -29,6 +29,28 @@ pub mod action {
     pub const USER_DELETED: &str = "user_deleted";
     pub const UNLOCK: &str = "unlock";
     pub const ADMIN_BOOTSTRAPPED: &str = "admin_bootstrapped";
+
+    /// Every action above.
+    pub const ALL: &[&str] = &[
+        REGISTER,
+        LOGIN_SUCCESS,
+        LOGIN_FAILURE,
+        LOCKOUT,
+        PASSWORD_CHANGE,
+        PASSWORD_CHANGE_FAILURE,
+        REFRESH_REUSE_DETECTED,
+        REFRESH_REPLAYED,
+        LOGOUT,
+        SESSION_REVOKED,
+        SESSIONS_REVOKED,
+        USER_CREATED,
+        ROLE_CHANGE,
+        USER_DISABLED,
+        USER_ENABLED,
+        USER_DELETED,
+        UNLOCK,
+        ADMIN_BOOTSTRAPPED,
+    ];
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -28,15 +28,36 @@ pub struct ListUsersQuery {
     #[param(max_length = 254, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     q: Option<String>,
     /// `user` or `admin`; empty means no filter.
-    #[param(pattern = "^(user|admin)?$")]
+    #[param(value_type = Option<RoleFilter>)]
     role: Option<String>,
 }
+
+/// A role to filter by, or empty for every role. (Written by hand: the derive cannot
+/// name the empty value.)
+pub struct RoleFilter;
+
+impl utoipa::PartialSchema for RoleFilter {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A role to filter by, or empty for every role."))
+            .enum_values(Some(["user", "admin", ""]))
+            .into()
+    }
+}
+
+impl ToSchema for RoleFilter {}
 
 /// Users, ordered by id, one page at a time.
 #[utoipa::path(
     tag = "admin",
+    operation_id = "listUsers",
     params(ListUsersQuery),
-    responses((status = 200, body = UserPage), (status = 422, description = "Invalid paging or role", body = ErrorBody)),
+    responses(
+        (status = 200, description = "One page of users, ordered by id", body = UserPage),
+        (status = 422, description = "`validation_error`: invalid paging, role or search text", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[get("/users")]
@@ -74,7 +95,11 @@ pub struct CreateUser {
 #[utoipa::path(
     tag = "admin",
     request_body = CreateUser,
-    responses((status = 201, body = UserView), (status = 409, description = "`email_taken`", body = ErrorBody)),
+    operation_id = "createUser",
+    responses(
+        (status = 201, description = "Account created", body = UserView),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[post("/users")]
@@ -99,7 +124,11 @@ pub async fn create_user(
 #[utoipa::path(
     tag = "admin",
     params(("id" = i64, Path, description = "User id")),
-    responses((status = 200, body = UserView), (status = 404, description = "No such user", body = ErrorBody)),
+    operation_id = "getUser",
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[get("/users/{id}")]
@@ -121,9 +150,10 @@ pub struct PatchUser {
     tag = "admin",
     request_body = PatchUser,
     params(("id" = i64, Path, description = "User id")),
+    operation_id = "updateUser",
     responses(
-        (status = 200, body = UserView),
-        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 200, description = "The user as changed", body = UserView),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
         (status = 409, description = "`last_admin`: would leave no active admin", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -148,10 +178,11 @@ pub async fn update_user(
 #[utoipa::path(
     tag = "admin",
     params(("id" = i64, Path, description = "User id")),
+    operation_id = "deleteUser",
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "`last_admin`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+        (status = 409, description = "`last_admin`: would leave no active admin", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -169,7 +200,11 @@ pub async fn delete_user(
 #[utoipa::path(
     tag = "admin",
     params(("id" = i64, Path, description = "User id")),
-    responses((status = 204, description = "Revoked"), (status = 404, description = "No such user", body = ErrorBody)),
+    operation_id = "revokeUserSessions",
+    responses(
+        (status = 204, description = "Every session of the user revoked"),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[post("/users/{id}/revoke-sessions")]
@@ -186,7 +221,11 @@ pub async fn revoke_sessions(
 #[utoipa::path(
     tag = "admin",
     params(("id" = i64, Path, description = "User id")),
-    responses((status = 204, description = "Unlocked"), (status = 404, description = "No such user", body = ErrorBody)),
+    operation_id = "unlockUser",
+    responses(
+        (status = 204, description = "The account's login failures cleared"),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[post("/users/{id}/unlock")]
@@ -221,7 +260,11 @@ pub struct AuditQuery {
 #[utoipa::path(
     tag = "admin",
     params(AuditQuery),
-    responses((status = 200, body = AuditPage), (status = 422, description = "Invalid paging or `since`", body = ErrorBody)),
+    operation_id = "listAuditEvents",
+    responses(
+        (status = 200, description = "One page of audit events, newest first", body = AuditPage),
+        (status = 422, description = "`validation_error`: invalid paging, `action` or `since`", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[get("/audit")]
@@ -244,7 +287,8 @@ pub async fn audit(
 /// Dashboard numbers, computed with SQL aggregates.
 #[utoipa::path(
     tag = "admin",
-    responses((status = 200, body = StatsView)),
+    operation_id = "getStats",
+    responses((status = 200, description = "Dashboard numbers", body = StatsView)),
     security(("bearer" = []))
 )]
 #[get("/stats")]

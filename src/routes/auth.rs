@@ -27,6 +27,7 @@ pub struct Credentials {
 /// Create an account with role `user`.
 #[utoipa::path(
     tag = "auth",
+    operation_id = "register",
     request_body = Credentials,
     responses(
         (status = 201, description = "Account created", body = UserView),
@@ -49,6 +50,7 @@ pub async fn register(
 /// Exchange email and password for a token pair and start a session.
 #[utoipa::path(
     tag = "auth",
+    operation_id = "login",
     request_body = Credentials,
     responses(
         (status = 200, description = "Logged in", body = TokenPairView),
@@ -79,6 +81,7 @@ pub struct RefreshRequest {
 /// Rotate a refresh token: it is spent and a new pair of the same session returned.
 #[utoipa::path(
     tag = "auth",
+    operation_id = "refreshTokens",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New pair", body = TokenPairView),
@@ -105,7 +108,8 @@ pub struct LogoutRequest {
 /// End the current session: its refresh tokens and access tokens stop working at once.
 #[utoipa::path(
     tag = "auth",
-    request_body(content = Option<LogoutRequest>, description = "Optional"),
+    operation_id = "logout",
+    request_body(content = Option<LogoutRequest>, description = "Optional: a refresh token of another of the caller's sessions, to end that one too"),
     responses((status = 204, description = "Logged out")),
     security(("bearer" = []))
 )]

@@ -158,11 +158,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
     }
 }
 
-/// Unknown routes.
-pub async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
-    Err(AppError::NotFound("route"))
-}
-
 /// Safety net for responses built outside our handlers (actix's own 405 or a stray
 /// 500, a refused CORS preflight): whatever has no JSON body gets the envelope for
 /// its status.

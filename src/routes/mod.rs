@@ -4,11 +4,13 @@
 //! `#[utoipa::path]`, so the OpenAPI document is collected from the very routes that
 //! are served (`tests/api/openapi.rs` fails if a route bypasses this).
 
-mod admin;
+pub(crate) mod admin;
 mod auth;
 mod docs;
+pub(crate) mod docs_page;
 mod extract;
 mod health;
+mod methods;
 pub mod params;
 mod profile;
 mod sessions;
@@ -22,9 +24,9 @@ use crate::auth::{bearer_auth, require_admin};
 
 pub use docs::{openapi_document, ApiDoc};
 pub use extract::{
-    fallback_error_handlers, json_config, not_found, path_config, query_config, JsonBody,
-    OptionalJsonBody,
+    fallback_error_handlers, json_config, path_config, query_config, JsonBody, OptionalJsonBody,
 };
+pub use methods::{no_route, RouteTable};
 
 /// Every route of the contract. `/api` sits behind the bearer middleware as a whole,
 /// and `/api/admin` adds the admin guard on top.
@@ -32,6 +34,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::health)
         .service(health::ready)
         .service(docs::openapi_json)
+        .service(docs_page::page)
+        .service(docs_page::asset)
         .service(
             scope("/auth")
                 .service(auth::register)

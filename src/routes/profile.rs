@@ -16,7 +16,8 @@ use crate::state::AppState;
 /// The caller's account.
 #[utoipa::path(
     tag = "profile",
-    responses((status = 200, body = UserView)),
+    operation_id = "getProfile",
+    responses((status = 200, description = "The caller's account", body = UserView)),
     security(("bearer" = []))
 )]
 #[get("/profile")]
@@ -36,13 +37,14 @@ pub struct ChangePassword {
 /// Change the password: every earlier token of the account, on every device, dies.
 #[utoipa::path(
     tag = "profile",
+    operation_id = "changePassword",
     request_body = ChangePassword,
     responses(
         (status = 200, description = "A fresh pair in a new session", body = TokenPairView),
         (status = 401, description = "`invalid_credentials` (wrong current password; counted toward the account's lockout) or an invalid token", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`: the account or client is locked out; see `Retry-After`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until the lock lifts"))),
-        (status = 409, description = "The password changed concurrently", body = ErrorBody),
+        (status = 409, description = "`conflict`: the password changed concurrently", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

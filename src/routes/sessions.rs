@@ -10,7 +10,8 @@ use crate::state::AppState;
 /// The caller's live sessions, one per logged-in device.
 #[utoipa::path(
     tag = "profile",
-    responses((status = 200, body = Vec<SessionView>)),
+    operation_id = "listSessions",
+    responses((status = 200, description = "The caller's live sessions, newest first", body = Vec<SessionView>)),
     security(("bearer" = []))
 )]
 #[get("/sessions")]
@@ -26,10 +27,11 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpR
 /// Revoke one of the caller's sessions.
 #[utoipa::path(
     tag = "profile",
+    operation_id = "revokeSession",
     params(("id" = String, Path, description = "Session id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, description = "No such live session of the caller", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such live session of the caller", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

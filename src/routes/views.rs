@@ -26,6 +26,8 @@ pub struct UserView {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Null until the first login.
+    #[schema(required = true)]
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
@@ -48,11 +50,16 @@ impl From<&User> for UserView {
 pub struct TokenPairView {
     pub access_token: String,
     pub refresh_token: String,
-    #[schema(example = "Bearer")]
-    pub token_type: &'static str,
+    pub token_type: TokenType,
     /// Seconds until the access token expires.
     pub expires_in: i64,
     pub user: UserView,
+}
+
+/// Always `Bearer` (RFC 6750).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub enum TokenType {
+    Bearer,
 }
 
 impl From<SignedIn> for TokenPairView {
@@ -60,7 +67,7 @@ impl From<SignedIn> for TokenPairView {
         TokenPairView {
             access_token: s.access_token,
             refresh_token: s.refresh_token,
-            token_type: "Bearer",
+            token_type: TokenType::Bearer,
             expires_in: s.expires_in,
             user: UserView::from(&s.user),
         }
@@ -73,8 +80,13 @@ pub struct SessionView {
     pub created_at: DateTime<Utc>,
     pub last_used_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Null when the client sent none.
+    #[schema(required = true)]
     pub user_agent: Option<String>,
+    /// Null when unknown.
+    #[schema(required = true)]
     pub ip: Option<String>,
+    /// True for the session of the token that made this request.
     pub current: bool,
 }
 
@@ -96,12 +108,45 @@ impl SessionView {
 pub struct AuditEventView {
     pub id: i64,
     pub at: DateTime<Utc>,
+    /// Who did it; null when nobody signed in did (a failed login, the bootstrap).
+    #[schema(required = true)]
     pub actor_id: Option<i64>,
+    #[schema(value_type = AuditAction)]
     pub action: String,
+    /// Whom it concerned; null when no account (a login to an unknown address).
+    #[schema(required = true)]
     pub target_id: Option<i64>,
+    /// The client's address; null when unknown.
+    #[schema(required = true)]
     pub ip: Option<String>,
-    #[schema(value_type = Object)]
+    /// Facts about the event, by action (e.g. `session_id`, `reason`).
+    #[schema(value_type = std::collections::HashMap<String, serde_json::Value>)]
     pub detail: serde_json::Value,
+}
+
+/// Every audit action (see `models::audit::action`).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // Named only in the OpenAPI document.
+pub enum AuditAction {
+    Register,
+    LoginSuccess,
+    LoginFailure,
+    Lockout,
+    PasswordChange,
+    PasswordChangeFailure,
+    RefreshReuseDetected,
+    RefreshReplayed,
+    Logout,
+    SessionRevoked,
+    SessionsRevoked,
+    UserCreated,
+    RoleChange,
+    UserDisabled,
+    UserEnabled,
+    UserDeleted,
+    Unlock,
+    AdminBootstrapped,
 }
 
 impl From<AuditEvent> for AuditEventView {
@@ -178,5 +223,49 @@ impl From<Stats> for StatsView {
             logins_24h: s.logins_24h,
             failed_logins_24h: s.failed_logins_24h,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::audit::action;
+
+    #[test]
+    fn every_audit_action_is_in_the_documented_enum() {
+        use AuditAction::*;
+        let documented: Vec<String> = [
+            Register,
+            LoginSuccess,
+            LoginFailure,
+            Lockout,
+            PasswordChange,
+            PasswordChangeFailure,
+            RefreshReuseDetected,
+            RefreshReplayed,
+            Logout,
+            SessionRevoked,
+            SessionsRevoked,
+            UserCreated,
+            RoleChange,
+            UserDisabled,
+            UserEnabled,
+            UserDeleted,
+            Unlock,
+            AdminBootstrapped,
+        ]
+        .iter()
+        .map(|a| {
+            serde_json::to_value(a)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+        for name in action::ALL {
+            assert!(documented.contains(&name.to_string()), "{name}");
+        }
+        assert_eq!(documented.len(), action::ALL.len());
     }
 }

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod admin;
+mod docs;
 mod health;
 mod hostile;
 mod lockout;

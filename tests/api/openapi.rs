@@ -12,11 +12,13 @@ on_both_backends!(
     bearer_security_is_declared_exactly_on_protected_routes,
 );
 
-/// The routes of `shared/API.md` (plus the document itself).
+/// The routes of `docs/api.md` (the document itself and its page included).
 const CONTRACT: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/ready"),
     ("get", "/openapi.json"),
+    ("get", "/docs"),
+    ("get", "/docs/{file}"),
     ("post", "/auth/register"),
     ("post", "/auth/login"),
     ("post", "/auth/refresh"),
@@ -139,6 +141,93 @@ async fn every_documented_operation_is_served(b: Backend) {
         let (status, body) = status_and_json(res).await;
         let unrouted = status == StatusCode::NOT_FOUND && body["message"] == "route not found";
         assert!(!unrouted, "{method} {path} is documented but not served");
+    }
+}
+
+/// The document as `turnstile openapi` prints it (the same one `/openapi.json` serves).
+fn printed_document() -> Value {
+    let doc = turnstile::routes::openapi_document().to_json().unwrap();
+    serde_json::from_str(&doc).unwrap()
+}
+
+#[test]
+fn every_answer_is_described_and_every_error_is_the_envelope() {
+    let doc = printed_document();
+    for (method, path, op) in operations(&doc) {
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let what = format!("{method} {path} {status}");
+            let description = response["description"].as_str().unwrap_or("");
+            assert!(!description.is_empty(), "{what} has no description");
+            if status.starts_with('4') || status.starts_with('5') {
+                assert_eq!(
+                    response["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{what}"
+                );
+            }
+            let header = |name: &str| response["headers"].get(name).is_some();
+            match status.as_str() {
+                "429" | "503" => assert!(header("Retry-After"), "{what} lacks Retry-After"),
+                "401" if path != "/auth/login" && path != "/auth/refresh" => {
+                    assert!(header("WWW-Authenticate"), "{what} lacks WWW-Authenticate")
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn every_reference_resolves() {
+    let doc = printed_document();
+    fn walk(v: &Value, doc: &Value, refs: &mut usize) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    let pointer = r.trim_start_matches('#');
+                    assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
+                    *refs += 1;
+                }
+                map.values().for_each(|v| walk(v, doc, refs));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, doc, refs)),
+            _ => {}
+        }
+    }
+    let mut refs = 0;
+    walk(&doc, &doc, &mut refs);
+    assert!(refs > 50, "only {refs} references");
+}
+
+#[test]
+fn operation_ids_are_unique_and_name_what_they_do() {
+    let doc = printed_document();
+    let mut seen = std::collections::HashSet::new();
+    for (method, path, op) in operations(&doc) {
+        let id = op["operationId"].as_str().unwrap_or_default().to_string();
+        let bare_verb = [
+            "get", "list", "create", "update", "delete", "revoke", "post",
+        ];
+        let camel = id.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && !id.contains('_');
+        assert!(
+            camel && !bare_verb.contains(&id.as_str()),
+            "{method} {path}: operationId {id:?} is not a descriptive camelCase name"
+        );
+        assert!(seen.insert(id.clone()), "{id} is used twice");
+    }
+}
+
+#[test]
+fn public_operations_say_so_and_the_server_is_named() {
+    let doc = printed_document();
+    assert_eq!(doc["servers"][0]["url"], "/");
+    for (method, path, op) in operations(&doc) {
+        let secured = op["security"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+        if !secured {
+            assert_eq!(op["security"], serde_json::json!([]), "{method} {path}");
+        }
     }
 }
 

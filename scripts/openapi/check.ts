@@ -1,0 +1,118 @@
+// Type-level checks of the TypeScript client generated from turnstile's OpenAPI
+// document (openapi-typescript + openapi-fetch). Where the server is exact, the
+// generated types must be exact too: `tsc --strict` fails when a line below stops
+// compiling, and when a `@ts-expect-error` line starts compiling (a type went loose).
+import createClient from "openapi-fetch";
+import type { components, paths } from "./generated/schema";
+
+type S = components["schemas"];
+
+// Fields the server always sends are required; nullable ones say so.
+export const user: S["UserView"] = {
+  id: 1,
+  email: "alice@example.com",
+  role: "user",
+  disabled: false,
+  created_at: "2026-01-01T00:00:00Z",
+  updated_at: "2026-01-01T00:00:00Z",
+  last_login_at: null,
+};
+// @ts-expect-error last_login_at is always sent (null before the first login)
+export const userWithoutLastLogin: S["UserView"] = {
+  id: 1,
+  email: "alice@example.com",
+  role: "user",
+  disabled: false,
+  created_at: "",
+  updated_at: "",
+};
+// @ts-expect-error roles are a fixed set
+export const badRole: S["UserView"]["role"] = "root";
+
+// Audit events: actor, target and ip always present (maybe null); detail is an
+// object with any keys; the action is one of a fixed set.
+export const event: S["AuditEventView"] = {
+  id: 1,
+  at: "2026-01-01T00:00:00Z",
+  actor_id: null,
+  action: "login_failure",
+  target_id: null,
+  ip: null,
+  detail: { reason: "invalid_credentials", malformed_email: true },
+};
+// @ts-expect-error actions are a fixed set
+export const badAction: S["AuditEventView"]["action"] = "did_something";
+// @ts-expect-error actor_id is always sent
+export const eventWithoutActor: S["AuditEventView"] = {
+  id: 1,
+  at: "",
+  action: "logout",
+  target_id: null,
+  ip: null,
+  detail: {},
+};
+
+export const session: S["SessionView"] = {
+  id: "s",
+  created_at: "",
+  last_used_at: "",
+  expires_at: "",
+  user_agent: null,
+  ip: null,
+  current: true,
+};
+// @ts-expect-error user_agent is always sent
+export const sessionWithoutAgent: S["SessionView"] = { id: "s", created_at: "", last_used_at: "", expires_at: "", ip: null, current: true };
+
+// Errors carry one of a fixed set of codes.
+export const err: S["ErrorBody"] = { error: "invalid_credentials", message: "invalid email or password" };
+// @ts-expect-error unknown error codes do not type-check
+export const badErr: S["ErrorBody"] = { error: "oops", message: "m" };
+
+// Fixed values.
+export const tokenType: S["TokenPairView"]["token_type"] = "Bearer";
+// @ts-expect-error token_type is always "Bearer"
+export const badTokenType: S["TokenPairView"]["token_type"] = "bearer";
+export const status: S["Health"]["status"] = "ok";
+// @ts-expect-error the probes only ever say "ok"
+export const badStatus: S["Ready"]["database"] = "fine";
+
+// Pages reference their items' schema instead of repeating it inline.
+export const users: S["UserPage"]["items"] = [user];
+export const events: S["AuditPage"]["items"] = [event];
+
+// Requests through openapi-fetch.
+const client = createClient<paths>({ baseUrl: "http://127.0.0.1:8080" });
+
+export async function calls(): Promise<void> {
+  await client.GET("/api/admin/users", {
+    params: { query: { page: 2, per_page: 50, q: "example", role: "admin" } },
+  });
+  // @ts-expect-error role filters are a fixed set
+  await client.GET("/api/admin/users", { params: { query: { role: "root" } } });
+  // @ts-expect-error an absent page is left out, never null
+  await client.GET("/api/admin/users", { params: { query: { page: null } } });
+  await client.GET("/api/admin/audit", { params: { query: { actor_id: 1, since: "2026-01-01T00:00:00Z" } } });
+  // The logout body is optional, and never null.
+  await client.POST("/auth/logout", {});
+  await client.POST("/auth/logout", { body: { refresh_token: "r" } });
+  // @ts-expect-error the logout body is an object or nothing
+  await client.POST("/auth/logout", { body: null });
+  const { data, error } = await client.POST("/auth/login", {
+    body: { email: "alice@example.com", password: "correct horse battery" },
+  });
+  if (data) {
+    const seconds: number = data.expires_in;
+    const who: S["UserView"] = data.user;
+    void [seconds, who];
+  }
+  if (error) {
+    const code: S["ErrorCode"] = error.error;
+    void code;
+  }
+  const page = await client.GET("/api/admin/users/{id}", { params: { path: { id: 7 } } });
+  if (page.data) {
+    const lastLogin: string | null = page.data.last_login_at;
+    void lastLogin;
+  }
+}

@@ -1,0 +1,67 @@
+"""Runtime checks of the Python client generated from turnstile's OpenAPI document
+(openapi-python-client): it imports, parses what the server sends, and calls the
+routes the way a Python developer would. Run by scripts/openapi-check.sh."""
+
+import inspect
+import sys
+
+sys.path.insert(0, sys.argv[1])
+
+from turnstile_client import Client  # noqa: E402
+from turnstile_client.api.auth import login, logout  # noqa: E402
+from turnstile_client.models import (  # noqa: E402
+    AuditEventView,
+    AuditPage,
+    ErrorBody,
+    ErrorCode,
+    Role,
+    TokenPairView,
+    UserView,
+)
+from turnstile_client.types import UNSET  # noqa: E402
+
+USER = {
+    "id": 1,
+    "email": "alice@example.com",
+    "role": "user",
+    "disabled": False,
+    "created_at": "2026-01-01T00:00:00Z",
+    "updated_at": "2026-01-01T00:00:00Z",
+    "last_login_at": None,
+}
+
+user = UserView.from_dict(USER)
+assert user.role == Role.USER, user.role
+assert user.last_login_at is None
+
+pair = TokenPairView.from_dict(
+    {"access_token": "a", "refresh_token": "r", "token_type": "Bearer", "expires_in": 900, "user": USER}
+)
+assert pair.user.email == "alice@example.com"
+
+event = AuditEventView.from_dict(
+    {
+        "id": 1,
+        "at": "2026-01-01T00:00:00Z",
+        "actor_id": None,
+        "action": "login_failure",
+        "target_id": None,
+        "ip": None,
+        "detail": {"reason": "invalid_credentials", "malformed_email": True},
+    }
+)
+assert event.detail["reason"] == "invalid_credentials", event.detail.to_dict()
+page = AuditPage.from_dict({"items": [event.to_dict()], "total": 1, "page": 1, "per_page": 20})
+assert isinstance(page.items[0], AuditEventView)
+
+error = ErrorBody.from_dict({"error": "too_many_attempts", "message": "try again later"})
+assert error.error == ErrorCode.TOO_MANY_ATTEMPTS
+
+# The logout body is optional: callable without one.
+for fn in (logout.sync_detailed, logout.asyncio_detailed):
+    body = inspect.signature(fn).parameters["body"]
+    assert body.default is UNSET, f"logout body is required in {fn.__name__}"
+assert "body" in inspect.signature(login.sync_detailed).parameters
+
+Client(base_url="http://127.0.0.1:8080")
+print("python client: ok")

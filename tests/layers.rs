@@ -1,0 +1,111 @@
+//! The layering of `src/` (README, "Layout"): a module may import only from layers
+//! strictly below its own, so no import runs upward and no cycle can form. Read from
+//! the source text: every `crate::<module>` a file names.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Top-level modules of the library, by layer (0 is the bottom).
+const LAYERS: &[(&str, u8)] = &[
+    ("error", 0),
+    ("secret", 0),
+    ("schema", 0),
+    ("net", 0),
+    ("metrics", 0),
+    ("domain", 1),
+    ("settings", 1),
+    ("db", 2),
+    ("credentials", 2),
+    ("telemetry", 2),
+    ("models", 3),
+    ("middleware", 3),
+    ("cache", 4),
+    ("state", 5),
+    ("changes", 5),
+    ("auth", 6),
+    ("services", 6),
+    ("routes", 7),
+    ("startup", 8),
+];
+
+fn layer(module: &str) -> Option<u8> {
+    LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
+}
+
+/// Every `.rs` file under `dir` with the top-level module it belongs to.
+fn files(dir: &Path, top: Option<&str>, out: &mut Vec<(String, std::path::PathBuf)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let module = top.map(str::to_string).unwrap_or(name);
+        if path.is_dir() {
+            files(&path, Some(&module), out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push((module, path));
+        }
+    }
+}
+
+/// The top-level modules a file names as `crate::<module>`.
+fn imports(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        for part in code.split("crate::").skip(1) {
+            let name: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_import_in_src_runs_downward() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&src, None, &mut all);
+    let mut upward = Vec::new();
+    let mut seen: BTreeMap<String, u8> = BTreeMap::new();
+    for (module, path) in &all {
+        if module == "main" || module == "lib" {
+            continue;
+        }
+        let own = layer(module).unwrap_or_else(|| {
+            panic!(
+                "{module} ({}) has no layer: add it to LAYERS and the README",
+                path.display()
+            )
+        });
+        seen.insert(module.clone(), own);
+        let text = std::fs::read_to_string(path).unwrap();
+        for dep in imports(&text) {
+            if &dep == module {
+                continue;
+            }
+            match layer(&dep) {
+                Some(l) if l < own => {}
+                Some(l) => upward.push(format!(
+                    "{}: {module} (layer {own}) imports {dep} (layer {l})",
+                    path.display()
+                )),
+                None => upward.push(format!("{}: unknown module {dep}", path.display())),
+            }
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "imports that do not run downward:\n{}",
+        upward.join("\n")
+    );
+    for (module, _) in LAYERS {
+        assert!(
+            seen.contains_key(*module),
+            "{module} is listed but does not exist"
+        );
+    }
+}
