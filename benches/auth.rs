@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use turnstile::auth::middleware::authenticate_token;
 use turnstile::credentials::TokenService;
-use turnstile::domain::{Email, Password, Role};
+use turnstile::domain::{Email, Password};
 use turnstile::net::ClientInfo;
 use turnstile::secret::Secret;
 use turnstile::services::accounts::register;
@@ -31,12 +31,12 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("access_token_issue", |b| {
         b.iter(|| {
             service
-                .issue(black_box(42), Role::User, 1, "session-id", None)
+                .issue(black_box(42), "user", 1, "session-id", None)
                 .unwrap()
         })
     });
     let token = service
-        .issue(42, Role::User, 1, "session-id", None)
+        .issue(42, "user", 1, "session-id", None)
         .unwrap()
         .token;
     c.bench_function("access_token_verify", |b| {

@@ -4,13 +4,15 @@
 //! a TTL as a safety net; auth-state writes invalidate entries explicitly (see
 //! `models::auth_state` and `changes`).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use moka::sync::Cache;
 
+use crate::domain::PermissionSet;
 use crate::models::auth_state::Change;
 use crate::models::sessions::Session;
 use crate::models::users::User;
@@ -32,9 +34,17 @@ impl From<&Session> for SessionState {
     }
 }
 
+/// Every role's permissions, by role name.
+pub type RoleTable = BTreeMap<String, Arc<PermissionSet>>;
+
 pub struct AuthCache {
     users: Cache<i64, Arc<User>>,
     sessions: Cache<String, SessionState>,
+    /// Roles are few: the whole table is loaded at once, and dropped on any role
+    /// change, so a change of a role's permissions holds from the next request.
+    roles: RwLock<Option<(Instant, Arc<RoleTable>)>>,
+    /// The safety-net lifetime of every entry, the role table included.
+    ttl: Duration,
     /// Bumped by every invalidation. A loader that read the database before a bump
     /// must not store what it read: it may predate the change.
     epoch: AtomicU64,
@@ -60,6 +70,8 @@ impl AuthCache {
                 .time_to_live(ttl)
                 .support_invalidation_closures()
                 .build(),
+            roles: RwLock::new(None),
+            ttl,
             epoch: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -80,6 +92,30 @@ impl AuthCache {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         found
+    }
+
+    /// The permissions of `role`, or `None` when the role table is not loaded. A role
+    /// the table does not know grants nothing.
+    pub fn role_permissions(&self, role: &str) -> Option<Arc<PermissionSet>> {
+        let table = self.roles.read().unwrap_or_else(|p| p.into_inner());
+        let (loaded, table) = table.as_ref()?;
+        if loaded.elapsed() >= self.ttl {
+            return None;
+        }
+        Some(table.get(role).cloned().unwrap_or_default())
+    }
+
+    /// Stores a role table a loader read, unless an invalidation happened since `epoch`.
+    pub fn fill_roles(&self, epoch: u64, table: RoleTable) {
+        let mut slot = self.roles.write().unwrap_or_else(|p| p.into_inner());
+        // Checked under the lock: `apply` clears the slot under it too.
+        if self.epoch() == epoch {
+            *slot = Some((Instant::now(), Arc::new(table)));
+        }
+    }
+
+    fn drop_roles(&self) {
+        *self.roles.write().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     pub fn epoch(&self) -> u64 {
@@ -109,6 +145,7 @@ impl AuthCache {
             match change {
                 Change::User(id) => self.users.invalidate(id),
                 Change::Session(sid) => self.sessions.invalidate(sid),
+                Change::Roles => self.drop_roles(),
                 Change::AllSessions(id) => {
                     let id = *id;
                     if self
@@ -128,6 +165,7 @@ impl AuthCache {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.users.invalidate_all();
         self.sessions.invalidate_all();
+        self.drop_roles();
     }
 
     pub fn hits(&self) -> u64 {
@@ -190,6 +228,28 @@ mod tests {
         c.apply(&[Change::AllSessions(1)]);
         assert!(c.get(1, "a").is_none());
         assert!(c.get(2, "b").is_some());
+    }
+
+    #[test]
+    fn the_role_table_is_dropped_by_a_role_change_and_not_stored_after_one() {
+        let c = cache();
+        assert!(c.role_permissions("user").is_none(), "not loaded yet");
+        let table = |perms: &[&str]| {
+            let set = PermissionSet::new(perms.iter().map(|p| p.to_string()));
+            RoleTable::from([("user".to_string(), Arc::new(set))])
+        };
+        c.fill_roles(c.epoch(), table(&["notes:read"]));
+        assert!(c.role_permissions("user").unwrap().allows("notes:read"));
+        assert!(c.role_permissions("gone").unwrap().iter().next().is_none());
+        c.apply(&[Change::Roles]);
+        assert!(c.role_permissions("user").is_none());
+        let epoch = c.epoch();
+        c.apply(&[Change::Roles]);
+        c.fill_roles(epoch, table(&["stale:read"]));
+        assert!(
+            c.role_permissions("user").is_none(),
+            "a load that raced a change is dropped"
+        );
     }
 
     #[test]

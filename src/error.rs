@@ -36,6 +36,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     EmailTaken,
     LastAdmin,
+    RoleExists,
+    BuiltinRole,
+    RoleInUse,
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -72,6 +75,12 @@ pub enum AppError {
     EmailTaken,
     #[error("this would leave no active admin")]
     LastAdmin,
+    #[error("a role with this name already exists")]
+    RoleExists,
+    #[error("the built-in roles cannot be changed that way")]
+    BuiltinRole,
+    #[error("some users hold this role")]
+    RoleInUse,
     #[error("the request conflicts with the current state")]
     Conflict,
     #[error("the request body is too large")]
@@ -108,6 +117,9 @@ impl AppError {
             AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::EmailTaken => "email_taken",
             AppError::LastAdmin => "last_admin",
+            AppError::RoleExists => "role_exists",
+            AppError::BuiltinRole => "builtin_role",
+            AppError::RoleInUse => "role_in_use",
             AppError::Conflict => "conflict",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
@@ -139,7 +151,12 @@ impl ResponseError for AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::EmailTaken | AppError::LastAdmin | AppError::Conflict => StatusCode::CONFLICT,
+            AppError::EmailTaken
+            | AppError::LastAdmin
+            | AppError::RoleExists
+            | AppError::BuiltinRole
+            | AppError::RoleInUse
+            | AppError::Conflict => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -192,6 +209,11 @@ impl From<DieselError> for AppError {
         match err {
             DieselError::NotFound => AppError::NotFound("resource"),
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => AppError::Conflict,
+            // Row locks keep referenced rows in place wherever they are read; should a
+            // reference still go stale, it is a conflict with a concurrent change.
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                AppError::Conflict
+            }
             DieselError::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 _,
@@ -257,6 +279,9 @@ mod tests {
             MethodNotAllowed,
             EmailTaken,
             LastAdmin,
+            RoleExists,
+            BuiltinRole,
+            RoleInUse,
             Conflict,
             PayloadTooLarge,
             UnsupportedMediaType,
@@ -291,6 +316,9 @@ mod tests {
             | AppError::MethodNotAllowed { .. }
             | AppError::EmailTaken
             | AppError::LastAdmin
+            | AppError::RoleExists
+            | AppError::BuiltinRole
+            | AppError::RoleInUse
             | AppError::Conflict
             | AppError::PayloadTooLarge
             | AppError::UnsupportedMediaType
@@ -317,6 +345,9 @@ mod tests {
             },
             AppError::EmailTaken,
             AppError::LastAdmin,
+            AppError::RoleExists,
+            AppError::BuiltinRole,
+            AppError::RoleInUse,
             AppError::Conflict,
             AppError::PayloadTooLarge,
             AppError::UnsupportedMediaType,

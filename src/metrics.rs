@@ -23,6 +23,8 @@ pub struct Metrics {
     pub logins: IntCounterVec,
     pub refreshes: IntCounterVec,
     pub lockouts: IntCounter,
+    /// Authorisation refusals, by the permission that was missing.
+    pub authz_denied: IntCounterVec,
     bcrypt_queue_depth: IntGauge,
     db_connections: prometheus::IntGaugeVec,
     db_calls: IntGauge,
@@ -83,6 +85,16 @@ impl Metrics {
             lockouts: register(
                 r,
                 IntCounter::new("lockouts_total", "Accounts or IPs locked out")?,
+            ),
+            authz_denied: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "authz_denied_total",
+                        "Requests refused for lack of a permission, by permission",
+                    ),
+                    &["permission"],
+                )?,
             ),
             bcrypt_queue_depth: register(
                 r,

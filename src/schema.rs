@@ -61,10 +61,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    roles (name) {
+        name -> Text,
+        description -> Text,
+        builtin -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    role_permissions (role, permission) {
+        role -> Text,
+        permission -> Text,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(role_permissions -> roles (role));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    roles,
+    role_permissions,
     users,
     sessions,
     refresh_tokens,

@@ -34,8 +34,9 @@ pub struct Settings {
 }
 
 /// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LogFormat {
+    #[default]
     Text,
     /// One JSON object per line.
     Json,

@@ -15,7 +15,7 @@ use crate::cache::AuthCache;
 use crate::changes::{self, Listener};
 use crate::credentials::hashpool::HashPool;
 use crate::credentials::{Hasher, TokenService};
-use crate::db::{Db, DbInitError};
+use crate::db::{Db, DbInitError, Migrations};
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::routes;
@@ -42,6 +42,17 @@ pub enum StartupError {
     Bootstrap(#[from] BootstrapError),
     #[error("could not start: {0}")]
     Other(String),
+}
+
+/// What an application built on turnstile adds to it (see `examples/monolith.rs`).
+#[derive(Clone, Default)]
+pub struct Extension {
+    /// Its own routes, mounted inside `/api` after turnstile's: behind the bearer
+    /// middleware, guarded with `require_permission`, documented in `/openapi.json`
+    /// when their handlers carry `#[utoipa::path]`.
+    pub api: Option<routes::ApiRoutes>,
+    /// Migrations of its own tables, applied after turnstile's at every start.
+    pub migrations: Option<Migrations>,
 }
 
 pub struct Application {
@@ -87,11 +98,19 @@ fn stop_listener(listener: &Mutex<Option<Listener>>) {
 impl Application {
     /// Connects, migrates, bootstraps the first admin, binds the listener (port 0 picks
     /// a free one) and prepares the server. Nothing is served until it is awaited.
-    pub async fn build(mut settings: Settings) -> Result<Application, StartupError> {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        Self::build_with(settings, Extension::default()).await
+    }
+
+    /// [`Application::build`], with an application's own routes and tables.
+    pub async fn build_with(
+        mut settings: Settings,
+        extension: Extension,
+    ) -> Result<Application, StartupError> {
         settings.check()?;
         settings.ensure_jwt_secret()?;
         let db = Db::connect(&settings.database)?;
-        let applied = db.migrate()?;
+        let applied = db.migrate_with(extension.migrations.as_ref())?;
         if !applied.is_empty() {
             log::info!("applied migrations: {}", applied.join(", "));
         }
@@ -124,7 +143,7 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Other(e.to_string()))?;
 
-        let api = routes::openapi_document();
+        let api = routes::openapi_document_with(extension.api);
         let route_table = web::Data::new(routes::RouteTable::from_openapi(&api));
         let state = web::Data::new(AppState {
             db,
@@ -138,7 +157,7 @@ impl Application {
                 .map_err(|e| StartupError::Other(e.to_string()))?,
             settings: Arc::new(settings),
         });
-        let server = serve(listener, state.clone(), route_table)?;
+        let server = serve(listener, state.clone(), route_table, extension.api)?;
         let metrics = if state.settings.metrics.enabled {
             let m = &state.settings.metrics;
             let addr = format!("{}:{}", m.host, m.port);
@@ -284,6 +303,7 @@ fn serve(
     listener: TcpListener,
     state: web::Data<AppState>,
     route_table: web::Data<routes::RouteTable>,
+    extra: Option<routes::ApiRoutes>,
 ) -> Result<Server, StartupError> {
     let workers = match state.settings.server.workers {
         0 => crate::settings::cores(),
@@ -313,7 +333,7 @@ fn serve(
                     .exclude("/health"),
             ))
             .into_utoipa_app()
-            .configure(routes::configure)
+            .configure(|cfg| routes::configure_with(cfg, extra))
             .into_app()
             .default_service(web::to(routes::no_route))
     })

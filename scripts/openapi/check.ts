@@ -26,8 +26,30 @@ export const userWithoutLastLogin: S["UserView"] = {
   created_at: "",
   updated_at: "",
 };
-// @ts-expect-error roles are a fixed set
-export const badRole: S["UserView"]["role"] = "root";
+// A role is any role name (roles are data), never a number.
+export const customRole: S["UserView"]["role"] = "support";
+// @ts-expect-error role names are strings
+export const badRole: S["UserView"]["role"] = 5;
+
+// The profile adds the caller's effective permissions.
+export const profile: S["ProfileView"] = { ...user, permissions: ["users:read"] };
+// @ts-expect-error permissions are always sent
+export const profileWithoutPermissions: S["ProfileView"] = { ...user };
+
+// Roles and the catalogue.
+export const role: S["RoleView"] = {
+  name: "support",
+  description: "",
+  permissions: ["users:read", "audit:read"],
+  builtin: false,
+  users: 0,
+  created_at: "",
+  updated_at: "",
+};
+// @ts-expect-error `users` (the holder count) is always sent
+export const roleWithoutCount: S["RoleView"] = { name: "x", description: "", permissions: [], builtin: false, created_at: "", updated_at: "" };
+export const roles: S["RoleList"]["items"] = [role];
+export const catalogue: S["PermissionList"]["items"] = [{ name: "users:read", description: "", builtin: true }];
 
 // Audit events: actor, target and ip always present (maybe null); detail is an
 // object with any keys; the action is one of a fixed set.
@@ -88,8 +110,12 @@ export async function calls(): Promise<void> {
   await client.GET("/api/admin/users", {
     params: { query: { page: 2, per_page: 50, q: "example", role: "admin" } },
   });
-  // @ts-expect-error role filters are a fixed set
-  await client.GET("/api/admin/users", { params: { query: { role: "root" } } });
+  // @ts-expect-error a role filter is a name, not a number
+  await client.GET("/api/admin/users", { params: { query: { role: 5 } } });
+  await client.POST("/api/admin/roles", { body: { name: "support", permissions: ["users:read"] } });
+  // @ts-expect-error a new role names its permissions
+  await client.POST("/api/admin/roles", { body: { name: "support" } });
+  await client.PATCH("/api/admin/roles/{name}", { params: { path: { name: "support" } }, body: { permissions: [] } });
   // @ts-expect-error an absent page is left out, never null
   await client.GET("/api/admin/users", { params: { query: { page: null } } });
   await client.GET("/api/admin/audit", { params: { query: { actor_id: 1, since: "2026-01-01T00:00:00Z" } } });

@@ -14,7 +14,8 @@ from turnstile_client.models import (  # noqa: E402
     AuditPage,
     ErrorBody,
     ErrorCode,
-    Role,
+    ProfileView,
+    RoleView,
     TokenPairView,
     UserView,
 )
@@ -31,7 +32,21 @@ USER = {
 }
 
 user = UserView.from_dict(USER)
-assert user.role == Role.USER, user.role
+assert user.role == "user", user.role
+profile = ProfileView.from_dict({**USER, "permissions": ["users:read"]})
+assert profile.permissions == ["users:read"]
+role = RoleView.from_dict(
+    {
+        "name": "support",
+        "description": "",
+        "permissions": ["users:read"],
+        "builtin": False,
+        "users": 2,
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
+)
+assert role.users == 2
 assert user.last_login_at is None
 
 pair = TokenPairView.from_dict(

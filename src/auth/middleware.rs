@@ -1,39 +1,55 @@
 //! The bearer middleware for `/api` (and logout), the authenticated-user extractor,
-//! and the admin guard for `/api/admin`.
+//! and the permission guards that answer 403.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::Arc;
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::EitherBody;
+use actix_web::dev::{forward_ready, Service, Transform};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest};
 use actix_web_httpauth::headers::authorization::Authorization;
 use actix_web_httpauth::middleware::HttpAuthentication;
+use futures_util::future::LocalBoxFuture;
 
 use crate::auth::bearer::BearerToken;
-use crate::cache::SessionState;
-use crate::domain::Role;
+use crate::cache::{RoleTable, SessionState};
+use crate::domain::{PermissionSet, RoleName};
 use crate::error::AppError;
-use crate::models::sessions;
+use crate::metrics::Metrics;
 use crate::models::users::User;
+use crate::models::{roles, sessions};
 use crate::state::AppState;
 
 type Credentials = Option<web::Header<Authorization<BearerToken>>>;
 
-/// Who made this request, as of the user's *current* state in the database.
+/// Who made this request, as of the user's *current* state: the role the user holds
+/// now, and that role's permissions now (both from the auth cache, which every change
+/// invalidates). Extract it in a handler behind [`bearer_auth`].
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub id: i64,
-    pub role: Role,
+    pub role: RoleName,
+    /// What the role grants (`*` for `admin`).
+    pub permissions: Arc<PermissionSet>,
     pub session_id: String,
     /// The user's row as the middleware found it (cache or database).
     pub user: Arc<User>,
 }
 
-/// Wrap a scope or resource in this and nothing under it runs unauthenticated.
+impl AuthUser {
+    /// True when the caller's role grants `permission`.
+    pub fn can(&self, permission: &str) -> bool {
+        self.permissions.allows(permission)
+    }
+}
+
+/// Wrap a scope or resource in this and nothing under it runs unauthenticated: a
+/// request without a valid access token gets 401 with `WWW-Authenticate`, and the
+/// handlers under it can extract [`AuthUser`].
 pub fn bearer_auth() -> HttpAuthentication<Credentials, Validator> {
     HttpAuthentication::with_fn(validate_boxed as Validator)
 }
@@ -102,12 +118,37 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUse
     {
         return Err(AppError::InvalidToken);
     }
+    let permissions = role_permissions(state, &user.role).await?;
     Ok(AuthUser {
         id: user_id,
         role: user.role(),
+        permissions,
         session_id: claims.sid.clone(),
         user,
     })
+}
+
+/// The current permissions of `role`: from the auth cache, or (after a role change,
+/// or at start) one query that reloads every role's.
+pub async fn role_permissions(
+    state: &AppState,
+    role: &str,
+) -> Result<Arc<PermissionSet>, AppError> {
+    if let Some(p) = state.cache.role_permissions(role) {
+        return Ok(p);
+    }
+    let epoch = state.cache.epoch();
+    let table = state
+        .db
+        .run(|conn| Ok(roles::permission_table(conn)?))
+        .await?;
+    let table: RoleTable = table
+        .into_iter()
+        .map(|(name, perms)| (name, Arc::new(PermissionSet::new(perms))))
+        .collect();
+    let found = table.get(role).cloned().unwrap_or_default();
+    state.cache.fill_roles(epoch, table);
+    Ok(found)
 }
 
 impl FromRequest for AuthUser {
@@ -125,18 +166,114 @@ impl FromRequest for AuthUser {
     }
 }
 
-/// Admin guard for `/api/admin`: reads the role the bearer middleware just loaded
-/// from the database, so a demotion takes effect on the very next request.
-pub async fn require_admin(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let role = req.extensions().get::<AuthUser>().map(|u| u.role);
-    let refusal = match role {
-        Some(Role::Admin) => return Ok(next.call(req).await?.map_into_left_body()),
-        Some(Role::User) => AppError::Forbidden,
-        None => AppError::MissingToken,
-    };
-    // Answered here rather than raised, like the bearer middleware does.
-    Ok(req.error_response(refusal).map_into_right_body())
+/// A guard for a route or scope behind [`bearer_auth`]: the caller's role must grant
+/// `permission` (`*` grants all), checked against the role's current permissions;
+/// otherwise 403 `forbidden` (and the refusal is counted by permission in
+/// `turnstile_authz_denied_total`). Outside `bearer_auth` it fails closed (401).
+///
+/// ```ignore
+/// #[get("/notes", wrap = "require_permission(\"notes:read\")")]
+/// async fn list_notes(caller: AuthUser) -> HttpResponse { /* ... */ }
+/// ```
+pub fn require_permission(permission: &'static str) -> RequirePermission {
+    RequirePermission {
+        needed: Needed::One(permission),
+    }
+}
+
+/// Like [`require_permission`], for a route whose handler then decides by the
+/// request which of `permissions` it needs: the caller must hold at least one.
+pub fn require_any_permission(permissions: &'static [&'static str]) -> RequirePermission {
+    RequirePermission {
+        needed: Needed::AnyOf(permissions),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Needed {
+    One(&'static str),
+    AnyOf(&'static [&'static str]),
+}
+
+impl Needed {
+    fn met_by(&self, user: &AuthUser) -> bool {
+        match self {
+            Needed::One(p) => user.can(p),
+            Needed::AnyOf(ps) => ps.iter().any(|p| user.can(p)),
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Needed::One(p) => p,
+            Needed::AnyOf(ps) => ps.first().copied().unwrap_or("*"),
+        }
+    }
+}
+
+/// The middleware [`require_permission`] makes.
+#[derive(Clone, Copy)]
+pub struct RequirePermission {
+    needed: Needed,
+}
+
+impl<S, B> Transform<S, ServiceRequest> for RequirePermission
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type InitError = ();
+    type Transform = RequirePermissionService<S>;
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequirePermissionService {
+            service: Rc::new(service),
+            needed: self.needed,
+        }))
+    }
+}
+
+pub struct RequirePermissionService<S> {
+    service: Rc<S>,
+    needed: Needed,
+}
+
+impl<S, B> Service<ServiceRequest> for RequirePermissionService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let allowed = req
+            .extensions()
+            .get::<AuthUser>()
+            .map(|u| self.needed.met_by(u));
+        let refusal = match allowed {
+            Some(true) => {
+                let answer = self.service.call(req);
+                return Box::pin(async move { Ok(answer.await?.map_into_left_body()) });
+            }
+            Some(false) => {
+                if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
+                    let label = self.needed.label();
+                    metrics.authz_denied.with_label_values(&[label]).inc();
+                }
+                AppError::Forbidden
+            }
+            // Not behind the bearer middleware: fail closed.
+            None => AppError::MissingToken,
+        };
+        // Answered here rather than raised, like the bearer middleware does.
+        let answer = req.error_response(refusal).map_into_right_body();
+        Box::pin(ready(Ok(answer)))
+    }
 }

@@ -4,4 +4,4 @@
 pub mod bearer;
 pub mod middleware;
 
-pub use middleware::{bearer_auth, require_admin, AuthUser};
+pub use middleware::{bearer_auth, require_any_permission, require_permission, AuthUser};

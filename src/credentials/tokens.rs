@@ -7,7 +7,6 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use crate::secret::new_id;
 use crate::settings::AuthSettings;
@@ -21,7 +20,7 @@ const TOKEN_TYPE: &str = "at+jwt";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
-    pub role: Role,
+    pub role: String,
     pub ver: i32,
     pub sid: String,
     pub jti: String,
@@ -90,7 +89,7 @@ impl TokenService {
     pub fn issue(
         &self,
         user_id: i64,
-        role: Role,
+        role: &str,
         version: i32,
         session_id: &str,
         not_after: Option<i64>,
@@ -102,7 +101,7 @@ impl TokenService {
         }
         let claims = Claims {
             sub: user_id.to_string(),
-            role,
+            role: role.to_string(),
             ver: version,
             sid: session_id.to_string(),
             jti: new_id(),
@@ -202,12 +201,12 @@ mod tests {
     #[test]
     fn issued_tokens_verify_and_carry_their_claims() {
         let svc = TokenService::new(&settings());
-        let t = svc.issue(42, Role::Admin, 3, "sess", None).unwrap();
+        let t = svc.issue(42, "admin", 3, "sess", None).unwrap();
         assert_eq!(t.expires_in, 900);
         let c = svc.verify(&t.token).unwrap();
         assert_eq!(
-            (c.user_id(), c.role, c.ver, c.sid.as_str()),
-            (Some(42), Role::Admin, 3, "sess")
+            (c.user_id(), c.role.as_str(), c.ver, c.sid.as_str()),
+            (Some(42), "admin", 3, "sess")
         );
         let header = jsonwebtoken::decode_header(&t.token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::web;
+use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel::r2d2::{Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -28,6 +29,25 @@ pub enum Conn {
 }
 
 type ConnPool = Pool<Manager>;
+
+/// A set of embedded migrations, one directory per backend (`embed_migrations!`).
+#[derive(Clone, Copy)]
+pub struct Migrations {
+    pub sqlite: &'static EmbeddedMigrations,
+    pub postgres: &'static EmbeddedMigrations,
+}
+
+/// `EmbeddedMigrations` is a migration source only by value; this lends one by
+/// reference.
+struct Lent(&'static EmbeddedMigrations);
+
+impl<DB: diesel::backend::Backend> MigrationSource<DB> for Lent {
+    fn migrations(
+        &self,
+    ) -> diesel::migration::Result<Vec<Box<dyn diesel::migration::Migration<DB>>>> {
+        MigrationSource::<DB>::migrations(self.0)
+    }
+}
 pub type PooledConn = PooledConnection<Manager>;
 
 #[derive(Debug, thiserror::Error)]
@@ -105,15 +125,30 @@ impl Db {
 
     /// Applies pending migrations; called at start and by `turnstile migrate`.
     pub fn migrate(&self) -> Result<Vec<String>, DbInitError> {
+        self.migrate_with(None)
+    }
+
+    /// Applies turnstile's pending migrations, then those of an application built on
+    /// it (its own tables; versions must not collide with turnstile's).
+    pub fn migrate_with(&self, extra: Option<&Migrations>) -> Result<Vec<String>, DbInitError> {
         let mut conn = self
             .pool
             .get()
             .map_err(|e| DbInitError::Connect(e.to_string()))?;
-        let applied = match &mut *conn {
-            Conn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(names),
-            Conn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(names),
-        };
-        applied.map_err(|e| DbInitError::Migrate(e.to_string()))
+        let mut sets = vec![Migrations {
+            sqlite: &SQLITE_MIGRATIONS,
+            postgres: &POSTGRES_MIGRATIONS,
+        }];
+        sets.extend(extra.copied());
+        let mut applied = Vec::new();
+        for set in &sets {
+            let done = match &mut *conn {
+                Conn::Sqlite(c) => c.run_pending_migrations(Lent(set.sqlite)).map(names),
+                Conn::Postgres(c) => c.run_pending_migrations(Lent(set.postgres)).map(names),
+            };
+            applied.extend(done.map_err(|e| DbInitError::Migrate(e.to_string()))?);
+        }
+        Ok(applied)
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.

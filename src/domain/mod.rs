@@ -2,8 +2,10 @@
 
 mod email;
 mod password;
-mod role;
+pub mod permission;
+pub mod role;
 
 pub use email::Email;
 pub use password::Password;
-pub use role::Role;
+pub use permission::{Permission, PermissionSet};
+pub use role::RoleName;

@@ -1,32 +1,66 @@
-//! `Role`: what an account may do. Stored and sent as `"user"` / `"admin"`.
+//! `RoleName`: the name of a role, as stored in `users.role` and sent in the `role`
+//! claim. `admin` and `user` always exist; others are defined by admins.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::AppError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    User,
-    Admin,
-}
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct RoleName(String);
 
-impl Role {
-    pub fn parse(raw: &str) -> Result<Role, AppError> {
-        match raw {
-            "user" => Ok(Role::User),
-            "admin" => Ok(Role::Admin),
-            _ => Err(AppError::Validation(
-                "role must be \"user\" or \"admin\"".into(),
-            )),
+/// The built-in role with every permission.
+pub const ADMIN: &str = "admin";
+/// The built-in role of every new account.
+pub const USER: &str = "user";
+const MAX_LEN: usize = 32;
+
+impl RoleName {
+    /// `^[a-z][a-z0-9_-]{1,31}$`.
+    pub fn parse(raw: &str) -> Result<RoleName, AppError> {
+        let mut chars = raw.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        let rest_ok =
+            chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if first_ok && rest_ok && (2..=MAX_LEN).contains(&raw.len()) {
+            Ok(RoleName(raw.to_string()))
+        } else {
+            Err(AppError::Validation(
+                "a role name is 2 to 32 characters: a lowercase letter, then lowercase letters, digits, '_' or '-'".into(),
+            ))
         }
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Admin => "admin",
-        }
+    pub fn admin() -> RoleName {
+        RoleName(ADMIN.into())
+    }
+
+    pub fn user() -> RoleName {
+        RoleName(USER.into())
+    }
+
+    /// A name read back from the database, where only parsed names are ever written.
+    pub fn from_stored(name: String) -> RoleName {
+        RoleName(name)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.0 == ADMIN
+    }
+
+    /// `admin` and `user`: they always exist.
+    pub fn is_builtin(&self) -> bool {
+        self.0 == ADMIN || self.0 == USER
+    }
+}
+
+impl std::fmt::Display for RoleName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -35,16 +69,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn known_roles_round_trip() {
-        for role in [Role::User, Role::Admin] {
-            assert_eq!(Role::parse(role.as_str()).unwrap(), role);
+    fn well_formed_names_parse() {
+        for good in ["user", "admin", "support", "auditor-2", "read_only", "ab"] {
+            assert_eq!(RoleName::parse(good).unwrap().as_str(), good);
         }
     }
 
     #[test]
-    fn unknown_roles_are_rejected() {
-        for bad in ["", "root", "Admin", "superuser", " user", "admin "] {
-            assert!(Role::parse(bad).is_err(), "{bad:?}");
+    fn malformed_names_are_rejected() {
+        let long = "a".repeat(33);
+        for bad in [
+            "",
+            "a",
+            "Admin",
+            "1st",
+            "-x",
+            "has space",
+            "dots.no",
+            "émile",
+            long.as_str(),
+            " user",
+        ] {
+            assert!(RoleName::parse(bad).is_err(), "{bad:?}");
         }
+        assert!(RoleName::parse(&"a".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn the_builtin_roles_are_known() {
+        assert!(RoleName::admin().is_admin() && RoleName::admin().is_builtin());
+        assert!(RoleName::user().is_builtin() && !RoleName::user().is_admin());
+        assert!(!RoleName::parse("support").unwrap().is_builtin());
     }
 }

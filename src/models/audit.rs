@@ -29,6 +29,9 @@ pub mod action {
     pub const USER_DELETED: &str = "user_deleted";
     pub const UNLOCK: &str = "unlock";
     pub const ADMIN_BOOTSTRAPPED: &str = "admin_bootstrapped";
+    pub const ROLE_CREATED: &str = "role_created";
+    pub const ROLE_UPDATED: &str = "role_updated";
+    pub const ROLE_DELETED: &str = "role_deleted";
 
     /// Every action above.
     pub const ALL: &[&str] = &[
@@ -50,6 +53,9 @@ pub mod action {
         USER_DELETED,
         UNLOCK,
         ADMIN_BOOTSTRAPPED,
+        ROLE_CREATED,
+        ROLE_UPDATED,
+        ROLE_DELETED,
     ];
 }
 

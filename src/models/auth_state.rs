@@ -3,7 +3,7 @@
 //!
 //! The model functions that make such writes (`users::update`, `users::set_password`,
 //! `users::delete`, `users::touch_last_login`, `sessions::revoke`,
-//! `sessions::revoke_all_for_user`, ...) take an [`AuthTx`] instead of a plain
+//! `sessions::revoke_all_for_user`, `roles::create`, `roles::update`, `roles::delete`) take an [`AuthTx`] instead of a plain
 //! connection, and record their own [`Change`] as part of the write. An `AuthTx` is
 //! made only by [`track`], which publishes the changes to other instances from inside
 //! the transaction and hands them back for local invalidation after commit
@@ -35,6 +35,8 @@ pub enum Change {
     Session(String),
     /// Every session of the user was revoked.
     AllSessions(i64),
+    /// A role was created, deleted, or its permissions changed.
+    Roles,
 }
 
 /// A transaction that may change auth state. Dereferences to the connection, so every
@@ -109,6 +111,7 @@ fn encode(origin: &str, change: &Change) -> String {
         Change::User(id) => format!("{origin}|u:{id}"),
         Change::Session(sid) => format!("{origin}|s:{sid}"),
         Change::AllSessions(id) => format!("{origin}|a:{id}"),
+        Change::Roles => format!("{origin}|r:"),
     }
 }
 
@@ -120,6 +123,7 @@ pub fn decode(payload: &str) -> Option<(&str, Change)> {
         "u" => value.parse().ok().map(Change::User),
         "s" => Some(Change::Session(value.to_string())),
         "a" => value.parse().ok().map(Change::AllSessions),
+        "r" => Some(Change::Roles),
         _ => None,
     }?;
     Some((origin, change))
@@ -135,6 +139,7 @@ mod tests {
             Change::User(42),
             Change::Session("abc-_DEF".into()),
             Change::AllSessions(7),
+            Change::Roles,
         ] {
             assert_eq!(decode(&encode("me", &c)), Some(("me", c)));
         }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth_state;
 pub mod login_failures;
 pub mod refresh_tokens;
+pub mod roles;
 pub mod sessions;
 pub mod users;
 

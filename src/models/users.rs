@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::Conn;
-use crate::domain::Role;
+use crate::domain::role::ADMIN;
+use crate::domain::RoleName;
 use crate::models::auth_state::{AuthTx, Change};
 use crate::schema::users;
 
@@ -23,13 +24,13 @@ pub struct User {
 }
 
 impl User {
-    /// Unknown values (impossible under the CHECK constraint) get the least privilege.
-    pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::User)
+    pub fn role(&self) -> RoleName {
+        RoleName::from_stored(self.role.clone())
     }
 
+    /// What `last_admin` counts: an enabled user whose role is `admin`.
     pub fn is_active_admin(&self) -> bool {
-        self.role() == Role::Admin && !self.disabled
+        self.role == ADMIN && !self.disabled
     }
 }
 
@@ -50,7 +51,7 @@ pub struct NewUser<'a> {
 pub struct UserFilter {
     /// Lowercased substring of the email.
     pub q: Option<String>,
-    pub role: Option<Role>,
+    pub role: Option<RoleName>,
 }
 
 pub fn insert(conn: &mut Conn, new: &NewUser<'_>) -> QueryResult<User> {
@@ -117,8 +118,8 @@ fn filtered<'a>(filter: &UserFilter) -> users::BoxedQuery<'a, crate::db::MultiBa
     if let Some(q) = &filter.q {
         query = query.filter(users::email.like(escape_like(q)).escape('\\'));
     }
-    if let Some(role) = filter.role {
-        query = query.filter(users::role.eq(role.as_str()));
+    if let Some(role) = &filter.role {
+        query = query.filter(users::role.eq(role.as_str().to_string()));
     }
     query
 }
@@ -142,7 +143,7 @@ pub fn list(
 
 pub fn any_admin(conn: &mut Conn) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        users::table.filter(users::role.eq(Role::Admin.as_str())),
+        users::table.filter(users::role.eq(ADMIN)),
     ))
     .get_result(conn)
 }
@@ -152,7 +153,7 @@ pub fn any_admin(conn: &mut Conn) -> QueryResult<bool> {
 /// SQLite transactions already run one writer at a time.
 pub fn lock_active_admins(conn: &mut Conn) -> QueryResult<Vec<i64>> {
     let query = users::table
-        .filter(users::role.eq(Role::Admin.as_str()))
+        .filter(users::role.eq(ADMIN))
         .filter(users::disabled.eq(false))
         .select(users::id)
         .order(users::id.asc());
@@ -226,7 +227,7 @@ pub struct UserCounts {
 pub fn counts(conn: &mut Conn) -> QueryResult<UserCounts> {
     let total = users::table.count().get_result(conn)?;
     let admins = users::table
-        .filter(users::role.eq(Role::Admin.as_str()))
+        .filter(users::role.eq(ADMIN))
         .count()
         .get_result(conn)?;
     let disabled = users::table

@@ -4,7 +4,11 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::domain::{Email, Password, Role};
+use crate::auth::{require_any_permission, require_permission};
+use crate::domain::permission::{
+    AUDIT_READ, ROLES_MANAGE, SESSIONS_REVOKE, USERS_DELETE, USERS_READ, USERS_UNLOCK, USERS_WRITE,
+};
+use crate::domain::{Email, Password, RoleName};
 use crate::error::{AppResult, ErrorBody};
 use crate::models::audit::AuditFilter;
 use crate::models::users::UserFilter;
@@ -27,13 +31,13 @@ pub struct ListUsersQuery {
     /// Case-insensitive substring of the email; empty means no filter.
     #[param(max_length = 254, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     q: Option<String>,
-    /// `user` or `admin`; empty means no filter.
+    /// A role name; empty means no filter.
     #[param(value_type = Option<RoleFilter>)]
     role: Option<String>,
 }
 
-/// A role to filter by, or empty for every role. (Written by hand: the derive cannot
-/// name the empty value.)
+/// A role name to filter by, or empty for every role. (Written by hand: the derive
+/// cannot express "a role name or empty".)
 pub struct RoleFilter;
 
 impl utoipa::PartialSchema for RoleFilter {
@@ -41,8 +45,8 @@ impl utoipa::PartialSchema for RoleFilter {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .description(Some("A role to filter by, or empty for every role."))
-            .enum_values(Some(["user", "admin", ""]))
+            .description(Some("A role name to filter by, or empty for every role."))
+            .pattern(Some("^([a-z][a-z0-9_-]{1,31})?$"))
             .into()
     }
 }
@@ -53,6 +57,7 @@ impl ToSchema for RoleFilter {}
 #[utoipa::path(
     tag = "admin",
     operation_id = "listUsers",
+    extensions(("x-permission" = json!(["users:read"]))),
     params(ListUsersQuery),
     responses(
         (status = 200, description = "One page of users, ordered by id", body = UserPage),
@@ -60,7 +65,7 @@ impl ToSchema for RoleFilter {}
     ),
     security(("bearer" = []))
 )]
-#[get("/users")]
+#[get("/users", wrap = "require_permission(USERS_READ)")]
 pub async fn list_users(
     state: web::Data<AppState>,
     query: web::Query<ListUsersQuery>,
@@ -73,7 +78,7 @@ pub async fn list_users(
         role: query
             .role
             .filter(|r| !r.is_empty())
-            .map(|r| Role::parse(&r))
+            .map(|r| RoleName::parse(&r))
             .transpose()?,
     };
     let page = service::list(&state, filter, page).await?;
@@ -86,8 +91,9 @@ pub struct CreateUser {
     email: Option<String>,
     #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     password: Option<String>,
-    /// Default `user`.
-    #[schema(value_type = Option<Role>)]
+    /// The name of an existing role; default `user`. Any role but `user` needs
+    /// `roles:manage`, and the caller must hold every permission the role grants.
+    #[schema(value_type = Option<String>, example = "user", pattern = "^[a-z][a-z0-9_-]{1,31}$")]
     role: Option<String>,
 }
 
@@ -96,13 +102,14 @@ pub struct CreateUser {
     tag = "admin",
     request_body = CreateUser,
     operation_id = "createUser",
+    extensions(("x-permission" = json!(["users:write"]))),
     responses(
         (status = 201, description = "Account created", body = UserView),
         (status = 409, description = "`email_taken`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-#[post("/users")]
+#[post("/users", wrap = "require_permission(USERS_WRITE)")]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -113,9 +120,9 @@ pub async fn create_user(
     let password = Password::parse(required(body.password, "password")?)?;
     let role = body
         .role
-        .map(|r| Role::parse(&r))
+        .map(|r| RoleName::parse(&r))
         .transpose()?
-        .unwrap_or(Role::User);
+        .unwrap_or_else(RoleName::user);
     let user = create(&state, email, password, role, Creator::Admin(&caller)).await?;
     Ok(HttpResponse::Created().json(UserView::from(&user)))
 }
@@ -125,13 +132,14 @@ pub async fn create_user(
     tag = "admin",
     params(("id" = i64, Path, description = "User id")),
     operation_id = "getUser",
+    extensions(("x-permission" = json!(["users:read"]))),
     responses(
         (status = 200, description = "The user", body = UserView),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-#[get("/users/{id}")]
+#[get("/users/{id}", wrap = "require_permission(USERS_READ)")]
 pub async fn get_user(state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
     let user = service::get(&state, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
@@ -139,7 +147,10 @@ pub async fn get_user(state: web::Data<AppState>, id: web::Path<i64>) -> AppResu
 
 #[derive(Deserialize, ToSchema)]
 pub struct PatchUser {
-    #[schema(value_type = Option<Role>)]
+    /// The name of an existing role. Giving `user` needs `users:write`, any other
+    /// role `roles:manage`; the caller must hold every permission of the new role and
+    /// of the user's current one.
+    #[schema(value_type = Option<String>, example = "support", pattern = "^[a-z][a-z0-9_-]{1,31}$")]
     role: Option<String>,
     /// Disabling revokes every session of the account.
     disabled: Option<bool>,
@@ -151,6 +162,7 @@ pub struct PatchUser {
     request_body = PatchUser,
     params(("id" = i64, Path, description = "User id")),
     operation_id = "updateUser",
+    extensions(("x-permission" = json!(["users:write", "roles:manage"]))),
     responses(
         (status = 200, description = "The user as changed", body = UserView),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
@@ -158,7 +170,10 @@ pub struct PatchUser {
     ),
     security(("bearer" = []))
 )]
-#[patch("/users/{id}")]
+#[patch(
+    "/users/{id}",
+    wrap = "require_any_permission(&[USERS_WRITE, ROLES_MANAGE])"
+)]
 pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -167,7 +182,7 @@ pub async fn update_user(
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let patch = UserPatch {
-        role: body.role.map(|r| Role::parse(&r)).transpose()?,
+        role: body.role.map(|r| RoleName::parse(&r)).transpose()?,
         disabled: body.disabled,
     };
     let user = service::update(&state, &caller, id.into_inner(), patch).await?;
@@ -179,6 +194,7 @@ pub async fn update_user(
     tag = "admin",
     params(("id" = i64, Path, description = "User id")),
     operation_id = "deleteUser",
+    extensions(("x-permission" = json!(["users:delete"]))),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
@@ -186,7 +202,7 @@ pub async fn update_user(
     ),
     security(("bearer" = []))
 )]
-#[delete("/users/{id}")]
+#[delete("/users/{id}", wrap = "require_permission(USERS_DELETE)")]
 pub async fn delete_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -201,13 +217,17 @@ pub async fn delete_user(
     tag = "admin",
     params(("id" = i64, Path, description = "User id")),
     operation_id = "revokeUserSessions",
+    extensions(("x-permission" = json!(["sessions:revoke"]))),
     responses(
         (status = 204, description = "Every session of the user revoked"),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-#[post("/users/{id}/revoke-sessions")]
+#[post(
+    "/users/{id}/revoke-sessions",
+    wrap = "require_permission(SESSIONS_REVOKE)"
+)]
 pub async fn revoke_sessions(
     state: web::Data<AppState>,
     caller: Caller,
@@ -222,13 +242,14 @@ pub async fn revoke_sessions(
     tag = "admin",
     params(("id" = i64, Path, description = "User id")),
     operation_id = "unlockUser",
+    extensions(("x-permission" = json!(["users:unlock"]))),
     responses(
         (status = 204, description = "The account's login failures cleared"),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-#[post("/users/{id}/unlock")]
+#[post("/users/{id}/unlock", wrap = "require_permission(USERS_UNLOCK)")]
 pub async fn unlock(
     state: web::Data<AppState>,
     caller: Caller,
@@ -261,13 +282,14 @@ pub struct AuditQuery {
     tag = "admin",
     params(AuditQuery),
     operation_id = "listAuditEvents",
+    extensions(("x-permission" = json!(["audit:read"]))),
     responses(
         (status = 200, description = "One page of audit events, newest first", body = AuditPage),
         (status = 422, description = "`validation_error`: invalid paging, `action` or `since`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-#[get("/audit")]
+#[get("/audit", wrap = "require_permission(AUDIT_READ)")]
 pub async fn audit(
     state: web::Data<AppState>,
     query: web::Query<AuditQuery>,
@@ -288,10 +310,11 @@ pub async fn audit(
 #[utoipa::path(
     tag = "admin",
     operation_id = "getStats",
+    extensions(("x-permission" = json!(["users:read"]))),
     responses((status = 200, description = "Dashboard numbers", body = StatsView)),
     security(("bearer" = []))
 )]
-#[get("/stats")]
+#[get("/stats", wrap = "require_permission(USERS_READ)")]
 pub async fn stats(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let stats = audit_service::stats(&state).await?;
     Ok(HttpResponse::Ok().json(StatsView::from(stats)))

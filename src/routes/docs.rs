@@ -33,7 +33,8 @@ use crate::state::AppState;
         (name = "health", description = "Probes and this documentation"),
         (name = "auth", description = "Registration, login, refresh, logout"),
         (name = "profile", description = "The caller's own account and sessions"),
-        (name = "admin", description = "User management, audit trail and stats (admins only)")
+        (name = "admin", description = "User management, audit trail and stats (each route needs its own permission)"),
+        (name = "roles", description = "Roles and permissions as data")
     )
 )]
 pub struct ApiDoc;
@@ -84,7 +85,7 @@ const WWW_AUTHENTICATE: (&str, &str) = (
 const RETRY_AFTER: (&str, &str) = ("Retry-After", "Seconds to wait before trying again");
 
 impl Normalise {
-    fn operation(&self, path: &str, op: &mut Operation) {
+    fn operation(&self, op: &mut Operation) {
         let id = op.operation_id.clone().unwrap_or_default();
         let secured = op
             .security
@@ -143,8 +144,24 @@ impl Normalise {
                 &[WWW_AUTHENTICATE],
             );
         }
-        if path.starts_with("/api/admin") {
-            add("403", "`forbidden`: the caller is not an admin", &[]);
+        let permission = op
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("x-permission"))
+            .and_then(|v| v.as_array())
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| p.as_str())
+                    .map(|p| format!("`{p}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            });
+        if let Some(permission) = permission {
+            add(
+                "403",
+                &format!("`forbidden`: the caller's role lacks {permission}"),
+                &[],
+            );
         }
         match (HASHING.contains(&id.as_str()), NO_DATABASE.contains(&id.as_str())) {
             (true, _) => add(
@@ -244,7 +261,7 @@ impl Modify for Normalise {
                     .build(),
             ),
         );
-        for (path, item) in openapi.paths.paths.iter_mut() {
+        for item in openapi.paths.paths.values_mut() {
             for op in [
                 &mut item.get,
                 &mut item.post,
@@ -255,7 +272,7 @@ impl Modify for Normalise {
             .into_iter()
             .flatten()
             {
-                self.operation(path, op);
+                self.operation(op);
             }
         }
     }
@@ -263,10 +280,15 @@ impl Modify for Normalise {
 
 /// The document for the routes `routes::configure` registers.
 pub fn openapi_document() -> OpenApiDoc {
+    openapi_document_with(None)
+}
+
+/// The document for turnstile's routes and an application's own.
+pub fn openapi_document_with(extra: Option<super::ApiRoutes>) -> OpenApiDoc {
     let (_, mut api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(super::configure)
+        .configure(|cfg| super::configure_with(cfg, extra))
         .split_for_parts();
     Normalise.modify(&mut api);
     api

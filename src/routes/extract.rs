@@ -259,6 +259,7 @@ impl FromRequest for Caller {
             .map(|user| Caller {
                 user_id: user.id,
                 session_id: user.session_id,
+                permissions: user.permissions,
                 client: client_info(req),
             });
         ready(caller)

@@ -13,24 +13,35 @@ mod health;
 mod methods;
 pub mod params;
 mod profile;
+mod roles;
 mod sessions;
 pub mod views;
 
-use actix_web::middleware::from_fn;
 use utoipa_actix_web::scope;
-use utoipa_actix_web::service_config::ServiceConfig;
+pub use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::{bearer_auth, require_admin};
+use crate::auth::bearer_auth;
 
-pub use docs::{openapi_document, ApiDoc};
+pub use docs::{openapi_document, openapi_document_with, ApiDoc};
 pub use extract::{
     fallback_error_handlers, json_config, path_config, query_config, JsonBody, OptionalJsonBody,
 };
 pub use methods::{no_route, RouteTable};
 
-/// Every route of the contract. `/api` sits behind the bearer middleware as a whole,
-/// and `/api/admin` adds the admin guard on top.
+/// An application's own routes: registered inside `/api`, after turnstile's, so the
+/// bearer middleware covers them (see [`crate::startup::Extension`]).
+pub type ApiRoutes = fn(&mut ServiceConfig);
+
+/// Every route of the contract.
 pub fn configure(cfg: &mut ServiceConfig) {
+    configure_with(cfg, None)
+}
+
+/// Every route of the contract, plus an application's own inside `/api`. `/api` sits
+/// behind the bearer middleware as a whole; each route under `/api/admin` carries the
+/// permission guard of the contract's table (`wrap = "require_permission(..)"` on
+/// its handler, and `x-permission` in the OpenAPI document).
+pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
     cfg.service(health::health)
         .service(health::ready)
         .service(docs::openapi_json)
@@ -53,7 +64,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(sessions::revoke)
                 .service(
                     scope("/admin")
-                        .wrap(from_fn(require_admin))
                         .service(admin::list_users)
                         .service(admin::create_user)
                         .service(admin::get_user)
@@ -62,7 +72,18 @@ pub fn configure(cfg: &mut ServiceConfig) {
                         .service(admin::revoke_sessions)
                         .service(admin::unlock)
                         .service(admin::audit)
-                        .service(admin::stats),
-                ),
+                        .service(admin::stats)
+                        .service(roles::list)
+                        .service(roles::create)
+                        .service(roles::get)
+                        .service(roles::update)
+                        .service(roles::delete)
+                        .service(roles::permissions_catalogue),
+                )
+                .configure(|cfg| {
+                    if let Some(api) = api {
+                        api(cfg);
+                    }
+                }),
         );
 }

@@ -8,7 +8,7 @@ use crate::auth::AuthUser;
 use crate::domain::Password;
 use crate::error::{AppResult, ErrorBody};
 use crate::routes::params::required;
-use crate::routes::views::{TokenPairView, UserView};
+use crate::routes::views::{ProfileView, TokenPairView};
 use crate::routes::JsonBody;
 use crate::services::{accounts, Caller};
 use crate::state::AppState;
@@ -17,13 +17,13 @@ use crate::state::AppState;
 #[utoipa::path(
     tag = "profile",
     operation_id = "getProfile",
-    responses((status = 200, description = "The caller's account", body = UserView)),
+    responses((status = 200, description = "The caller's account and its role's permissions", body = ProfileView)),
     security(("bearer" = []))
 )]
 #[get("/profile")]
 pub async fn get(user: AuthUser) -> HttpResponse {
-    // The row the bearer middleware just validated: no second lookup.
-    HttpResponse::Ok().json(UserView::from(&*user.user))
+    // The row and permissions the bearer middleware just read: no second lookup.
+    HttpResponse::Ok().json(ProfileView::new(&user.user, &user.permissions))
 }
 
 #[derive(Deserialize, ToSchema)]

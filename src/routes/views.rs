@@ -5,11 +5,13 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::Role;
+use crate::domain::PermissionSet;
 use crate::models::audit::AuditEvent;
+use crate::models::roles::Role;
 use crate::models::sessions::Session;
 use crate::models::users::User;
 use crate::services::audit::Stats;
+use crate::services::roles::PermissionInfo;
 use crate::services::sessions::SignedIn;
 use crate::services::Page;
 
@@ -22,7 +24,9 @@ fn utc(t: NaiveDateTime) -> DateTime<Utc> {
 pub struct UserView {
     pub id: i64,
     pub email: String,
-    pub role: Role,
+    /// The name of the user's role.
+    #[schema(example = "user")]
+    pub role: String,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -36,13 +40,107 @@ impl From<&User> for UserView {
         UserView {
             id: u.id,
             email: u.email.clone(),
-            role: u.role(),
+            role: u.role.clone(),
             disabled: u.disabled,
             created_at: utc(u.created_at),
             updated_at: utc(u.updated_at),
             last_login_at: u.last_login_at.map(utc),
         }
     }
+}
+
+/// The caller's own account, with what its role grants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileView {
+    pub id: i64,
+    pub email: String,
+    #[schema(example = "user")]
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Null until the first login.
+    #[schema(required = true)]
+    pub last_login_at: Option<DateTime<Utc>>,
+    /// The caller's effective permissions, sorted (`["*"]` for `admin`).
+    pub permissions: Vec<String>,
+}
+
+impl ProfileView {
+    pub fn new(u: &User, permissions: &PermissionSet) -> Self {
+        ProfileView {
+            id: u.id,
+            email: u.email.clone(),
+            role: u.role.clone(),
+            disabled: u.disabled,
+            created_at: utc(u.created_at),
+            updated_at: utc(u.updated_at),
+            last_login_at: u.last_login_at.map(utc),
+            permissions: permissions.to_vec(),
+        }
+    }
+}
+
+/// A role: a named set of permissions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleView {
+    #[schema(example = "support")]
+    pub name: String,
+    pub description: String,
+    /// Sorted; `*` is every permission.
+    pub permissions: Vec<String>,
+    /// `admin` and `user`: they always exist.
+    pub builtin: bool,
+    /// How many users hold it.
+    pub users: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Role> for RoleView {
+    fn from(r: Role) -> Self {
+        RoleView {
+            name: r.row.name,
+            description: r.row.description,
+            permissions: r.permissions,
+            builtin: r.row.builtin,
+            users: r.users,
+            created_at: utc(r.row.created_at),
+            updated_at: utc(r.row.updated_at),
+        }
+    }
+}
+
+/// Every role, ordered by name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleList {
+    pub items: Vec<RoleView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionView {
+    #[schema(example = "users:read")]
+    pub name: String,
+    /// What it grants; empty for a permission of the application's own.
+    pub description: String,
+    /// Checked by turnstile's own admin API.
+    pub builtin: bool,
+}
+
+impl From<PermissionInfo> for PermissionView {
+    fn from(p: PermissionInfo) -> Self {
+        PermissionView {
+            name: p.name,
+            description: p.description,
+            builtin: p.builtin,
+        }
+    }
+}
+
+/// The built-in catalogue, then every other permission some role grants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionList {
+    pub items: Vec<PermissionView>,
 }
 
 /// The answer to login, refresh and password change.
@@ -147,6 +245,9 @@ pub enum AuditAction {
     UserDeleted,
     Unlock,
     AdminBootstrapped,
+    RoleCreated,
+    RoleUpdated,
+    RoleDeleted,
 }
 
 impl From<AuditEvent> for AuditEventView {
@@ -253,6 +354,9 @@ mod tests {
             UserDeleted,
             Unlock,
             AdminBootstrapped,
+            RoleCreated,
+            RoleUpdated,
+            RoleDeleted,
         ]
         .iter()
         .map(|a| {

@@ -1,6 +1,7 @@
 //! Accounts: creating one (self-registration or by an admin) and changing its password.
 
-use crate::domain::{Email, Password, Role};
+use crate::domain::permission::USERS_WRITE;
+use crate::domain::{Email, Password, RoleName};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::users::{self, NewUser, User};
@@ -9,7 +10,7 @@ use crate::net::ClientInfo;
 use crate::services::lockout::{Attempt, AttemptKeys, Policy, Reservation};
 use crate::services::login::release;
 use crate::services::sessions::{self, sign_in, Grant, SignedIn};
-use crate::services::Caller;
+use crate::services::{authorize, roles, Caller};
 use crate::state::AppState;
 
 /// Who creates an account.
@@ -20,23 +21,31 @@ pub enum Creator<'a> {
     Admin(&'a Caller),
 }
 
-/// Creates an account with `role`.
+/// Creates an account with `role`. An admin needs `users:write`, and the right to
+/// give that role (`roles::check_assignment`).
 pub async fn create_user(
     state: &AppState,
     email: Email,
     password: Password,
-    role: Role,
+    role: RoleName,
     creator: Creator<'_>,
 ) -> AppResult<User> {
-    let hash = state.hasher.hash(password).await?;
     let (actor, ip) = match creator {
         Creator::Themselves(client) => (None, client.ip.clone()),
-        Creator::Admin(caller) => (Some(caller.user_id), caller.client.ip.clone()),
+        Creator::Admin(caller) => {
+            authorize(&state.metrics, caller, [USERS_WRITE])?;
+            (Some(caller.clone()), caller.client.ip.clone())
+        }
     };
+    let hash = state.hasher.hash(password).await?;
+    let metrics = state.metrics.clone();
     state
         .db
         .transaction(move |conn| {
             let at = now();
+            if let Some(caller) = &actor {
+                roles::check_assignment(conn, &metrics, caller, &role, None)?;
+            }
             if users::find_by_email(conn, email.as_str())?.is_some() {
                 return Err(AppError::EmailTaken);
             }
@@ -57,8 +66,8 @@ pub async fn create_user(
                 AppError::Conflict => AppError::EmailTaken,
                 other => other,
             })?;
-            let (name, actor) = match actor {
-                Some(a) => (action::USER_CREATED, a),
+            let (name, actor) = match &actor {
+                Some(a) => (action::USER_CREATED, a.user_id),
                 None => (action::REGISTER, user.id),
             };
             audit::record(
@@ -85,7 +94,7 @@ pub async fn register(
         state,
         email,
         password,
-        Role::User,
+        RoleName::user(),
         Creator::Themselves(client),
     )
     .await

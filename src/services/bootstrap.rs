@@ -2,7 +2,8 @@
 
 use crate::credentials::passwords::hash_blocking;
 use crate::db::Db;
-use crate::domain::{Email, Password, Role};
+use crate::domain::role::ADMIN;
+use crate::domain::{Email, Password};
 use crate::error::AppError;
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::now;
@@ -56,7 +57,7 @@ pub fn create_admin(
             &NewUser {
                 email: email.as_str(),
                 password_hash: &hash,
-                role: Role::Admin.as_str(),
+                role: ADMIN,
                 disabled: false,
                 password_version: 1,
                 created_at: at,

@@ -8,18 +8,45 @@ pub mod bootstrap;
 pub mod lockout;
 pub mod login;
 pub mod refresh;
+pub mod roles;
 pub mod sessions;
 pub mod users;
 
+use std::sync::Arc;
+
+use crate::domain::PermissionSet;
+use crate::error::{AppError, AppResult};
+use crate::metrics::Metrics;
 use crate::net::ClientInfo;
 
-/// Who is asking: the signed-in user, the session the request came with, and the
-/// device it came from.
+/// Who is asking: the signed-in user, the session the request came with, what the
+/// user's role grants right now, and the device it came from.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user_id: i64,
     pub session_id: String,
+    pub permissions: Arc<PermissionSet>,
     pub client: ClientInfo,
+}
+
+/// Refuses (403) unless the caller holds every permission in `needed`; each missing
+/// one is counted in the authorisation-refusal metric.
+pub fn authorize<'a>(
+    metrics: &Metrics,
+    caller: &Caller,
+    needed: impl IntoIterator<Item = &'a str>,
+) -> AppResult<()> {
+    let mut refused = false;
+    for permission in needed {
+        if !caller.permissions.covers([permission]) {
+            metrics.authz_denied.with_label_values(&[permission]).inc();
+            refused = true;
+        }
+    }
+    match refused {
+        true => Err(AppError::Forbidden),
+        false => Ok(()),
+    }
 }
 
 /// A validated page request: `page` is 1-based, `per_page` already capped.

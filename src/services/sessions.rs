@@ -73,7 +73,7 @@ pub fn start(
 pub fn sign_in(state: &AppState, user: User, grant: Grant) -> AppResult<SignedIn> {
     let access = state.tokens.issue(
         user.id,
-        user.role(),
+        &user.role,
         user.password_version,
         &grant.session_id,
         Some(grant.expires_at.and_utc().timestamp()),

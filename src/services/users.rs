@@ -2,14 +2,17 @@
 //! protection), deleting, revoking sessions and releasing a lockout.
 
 use crate::db::Conn;
-use crate::domain::Role;
+use crate::domain::permission::USERS_WRITE;
+use crate::domain::RoleName;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::users::{self, User, UserChanges, UserFilter};
 use crate::models::{login_failures, now, sessions};
-use crate::services::{Caller, Page, PageRequest};
+use crate::services::{authorize, roles, Caller, Page, PageRequest};
 use crate::state::AppState;
 
+/// One page of users. Filtering by a role that does not exist is a 422, as giving
+/// one is.
 pub async fn list(
     state: &AppState,
     filter: UserFilter,
@@ -17,7 +20,14 @@ pub async fn list(
 ) -> AppResult<Page<User>> {
     let (items, total) = state
         .db
-        .run(move |conn| Ok(users::list(conn, &filter, page.per_page, page.offset())?))
+        .run(move |conn| {
+            if let Some(role) = &filter.role {
+                if !crate::models::roles::exists(conn, role.as_str())? {
+                    return Err(AppError::Validation(format!("role {role} does not exist")));
+                }
+            }
+            Ok(users::list(conn, &filter, page.per_page, page.offset())?)
+        })
         .await?;
     Ok(page.page_of(items, total))
 }
@@ -52,26 +62,37 @@ fn find_user(conn: &mut Conn, id: i64) -> AppResult<User> {
 }
 
 pub struct UserPatch {
-    pub role: Option<Role>,
+    pub role: Option<RoleName>,
     pub disabled: Option<bool>,
 }
 
 /// Applies `patch`; effective on the user's very next request. Disabling revokes
 /// every session, so re-enabling never brings back tokens issued before.
+///
+/// Permissions: `disabled` needs `users:write`; `role` needs the right to give it
+/// (`roles::check_assignment`); a request with both needs both, and an empty one
+/// `users:write`.
 pub async fn update(
     state: &AppState,
     caller: &Caller,
     id: i64,
     patch: UserPatch,
 ) -> AppResult<User> {
+    if patch.disabled.is_some() || patch.role.is_none() {
+        authorize(&state.metrics, caller, [USERS_WRITE])?;
+    }
     let (actor_id, ip) = (caller.user_id, caller.client.ip.clone());
+    let (metrics, who) = (state.metrics.clone(), caller.clone());
     state
         .change(move |tx| {
             let at = now();
             let (before, admins) = lock_for_change(tx, id)?;
+            if let Some(role) = &patch.role {
+                roles::check_assignment(tx, &metrics, &who, role, Some(&before.role))?;
+            }
             let role = patch.role.unwrap_or(before.role());
             let disabled = patch.disabled.unwrap_or(before.disabled);
-            let loses_admin = before.is_active_admin() && (role != Role::Admin || disabled);
+            let loses_admin = before.is_active_admin() && (!role.is_admin() || disabled);
             if loses_admin {
                 ensure_not_last_admin(&before, &admins)?;
             }

@@ -14,7 +14,7 @@ use turnstile::domain::{Email, Password};
 use turnstile::secret::Secret;
 use turnstile::services::bootstrap::create_admin;
 use turnstile::settings::Settings;
-use turnstile::startup::{Application, Stopper};
+use turnstile::startup::{Application, Extension, Stopper};
 use turnstile::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +85,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: web::Data<AppState>,
     stopper: Stopper,
+    /// What the application adds to turnstile (nothing, but in the monolith tests).
+    extension: Extension,
     cleanup: Cleanup,
 }
 
@@ -161,14 +163,38 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts the app after `tweak` has adjusted its settings.
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    turnstile::telemetry::init_for_tests();
-    let (mut settings, cleanup) = test_settings(backend);
-    tweak(&mut settings);
-    start(settings, cleanup).await
+    spawn_extended(backend, Extension::default())
+        .tweaked(tweak)
+        .await
 }
 
-async fn start(settings: Settings, cleanup: Cleanup) -> TestApp {
-    let app = Application::build(settings)
+/// Starts an application built on turnstile (its own routes and tables).
+pub fn spawn_extended(backend: Backend, extension: Extension) -> Pending {
+    turnstile::telemetry::init_for_tests();
+    let (settings, cleanup) = test_settings(backend);
+    Pending {
+        settings,
+        cleanup,
+        extension,
+    }
+}
+
+/// An app about to start: settings may still be adjusted.
+pub struct Pending {
+    settings: Settings,
+    cleanup: Cleanup,
+    extension: Extension,
+}
+
+impl Pending {
+    pub async fn tweaked(mut self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        tweak(&mut self.settings);
+        start_with(self.settings, self.cleanup, self.extension).await
+    }
+}
+
+async fn start_with(settings: Settings, cleanup: Cleanup, extension: Extension) -> TestApp {
+    let app = Application::build_with(settings, extension.clone())
         .await
         .expect("application builds");
     let port = app.port();
@@ -185,6 +211,7 @@ async fn start(settings: Settings, cleanup: Cleanup) -> TestApp {
             .expect("client"),
         state,
         stopper,
+        extension,
         cleanup,
     }
 }
@@ -195,7 +222,7 @@ impl TestApp {
     pub async fn second_instance(&self) -> TestApp {
         let mut settings = (*self.state.settings).clone();
         settings.server.port = 0;
-        start(settings, Cleanup::Nothing).await
+        start_with(settings, Cleanup::Nothing, self.extension.clone()).await
     }
 }
 
@@ -642,6 +669,74 @@ impl<'a> AdminClient<'a> {
     pub async fn stats(&self) -> Response {
         self.app.get("/api/admin/stats", Some(self.access())).await
     }
+
+    pub async fn roles(&self) -> Response {
+        self.app.get("/api/admin/roles", Some(self.access())).await
+    }
+
+    pub async fn get_role(&self, name: &str) -> Response {
+        let path = format!("/api/admin/roles/{name}");
+        self.app.get(&path, Some(self.access())).await
+    }
+
+    pub async fn create_role(&self, body: &Value) -> Response {
+        self.app
+            .post_json("/api/admin/roles", Some(self.access()), body)
+            .await
+    }
+
+    pub async fn patch_role(&self, name: &str, body: &Value) -> Response {
+        let path = format!("/api/admin/roles/{name}");
+        self.app.patch_json(&path, self.access(), body).await
+    }
+
+    pub async fn delete_role(&self, name: &str) -> Response {
+        let path = format!("/api/admin/roles/{name}");
+        self.app.delete(&path, self.access()).await
+    }
+
+    pub async fn permissions(&self) -> Response {
+        self.app
+            .get("/api/admin/permissions", Some(self.access()))
+            .await
+    }
+
+    /// Defines a role with these permissions (asserting 201) and returns its name.
+    pub async fn define_role(&self, permissions: &[&str]) -> String {
+        let name = new_role_name();
+        let res = self
+            .create_role(&json!({ "name": name, "permissions": permissions }))
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "define role {permissions:?}"
+        );
+        name
+    }
+
+    /// A new account holding `role`, created through the admin API and logged in.
+    pub async fn user_in_role(&self, role: &str) -> UserClient<'a> {
+        let email = new_email();
+        let password = "correct horse battery".to_string();
+        let res = self
+            .create_user(&json!({ "email": email, "password": password, "role": role }))
+            .await;
+        let (status, body) = status_and_json(res).await;
+        assert_eq!(status, StatusCode::CREATED, "create user in {role}: {body}");
+        let account = TestUser {
+            id: body["id"].as_i64().expect("id"),
+            email,
+            password,
+        };
+        self.app.sign_in(&account).await
+    }
+}
+
+/// A role name no other test uses.
+pub fn new_role_name() -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("r{}-{n}", std::process::id())
 }
 
 impl TestApp {

@@ -36,7 +36,65 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/admin/users/{id}/unlock"),
     ("get", "/api/admin/audit"),
     ("get", "/api/admin/stats"),
+    ("get", "/api/admin/roles"),
+    ("post", "/api/admin/roles"),
+    ("get", "/api/admin/roles/{name}"),
+    ("patch", "/api/admin/roles/{name}"),
+    ("delete", "/api/admin/roles/{name}"),
+    ("get", "/api/admin/permissions"),
 ];
+
+/// The permission each admin operation's guard checks (docs/api.md, "Roles and
+/// permissions"); several mean any of them, the handler deciding the rest.
+pub const ADMIN_PERMISSIONS: &[(&str, &str, &[&str])] = &[
+    ("get", "/api/admin/users", &["users:read"]),
+    ("post", "/api/admin/users", &["users:write"]),
+    ("get", "/api/admin/users/{id}", &["users:read"]),
+    (
+        "patch",
+        "/api/admin/users/{id}",
+        &["users:write", "roles:manage"],
+    ),
+    ("delete", "/api/admin/users/{id}", &["users:delete"]),
+    (
+        "post",
+        "/api/admin/users/{id}/revoke-sessions",
+        &["sessions:revoke"],
+    ),
+    ("post", "/api/admin/users/{id}/unlock", &["users:unlock"]),
+    ("get", "/api/admin/audit", &["audit:read"]),
+    ("get", "/api/admin/stats", &["users:read"]),
+    ("get", "/api/admin/roles", &["roles:read"]),
+    ("post", "/api/admin/roles", &["roles:manage"]),
+    ("get", "/api/admin/roles/{name}", &["roles:read"]),
+    ("patch", "/api/admin/roles/{name}", &["roles:manage"]),
+    ("delete", "/api/admin/roles/{name}", &["roles:manage"]),
+    ("get", "/api/admin/permissions", &["roles:read"]),
+];
+
+#[test]
+fn every_admin_operation_declares_the_permission_of_the_contract() {
+    let doc = printed_document();
+    for (method, path, op) in operations(&doc) {
+        if !path.starts_with("/api/admin") {
+            assert!(op.get("x-permission").is_none(), "{method} {path}");
+            continue;
+        }
+        let want = ADMIN_PERMISSIONS
+            .iter()
+            .find(|(m, p, _)| *m == method && *p == path)
+            .unwrap_or_else(|| panic!("{method} {path} is not in ADMIN_PERMISSIONS"));
+        assert_eq!(
+            op["x-permission"],
+            serde_json::json!(want.2),
+            "{method} {path}"
+        );
+        assert!(
+            op["responses"].get("403").is_some(),
+            "{method} {path} lacks 403"
+        );
+    }
+}
 
 async fn document(app: &crate::helpers::TestApp) -> Value {
     let (status, doc) = status_and_json(app.get("/openapi.json", None).await).await;

@@ -141,6 +141,29 @@ impl<'a> Subject<'a> {
     fn patched(&'a self, body: Value) -> LocalBoxFuture<'a, Response> {
         Box::pin(async move { self.admin.patch_user(self.id(), &body).await })
     }
+
+    /// A role of the account's own, for the scenarios that change a role.
+    fn role(&self) -> String {
+        format!("r-{}", self.id())
+    }
+
+    /// The admin defines the account's own role with `permissions` and gives it.
+    fn in_own_role(&'a self, permissions: Value) -> LocalBoxFuture<'a, Response> {
+        Box::pin(async move {
+            let body = json!({ "name": self.role(), "permissions": permissions });
+            assert_eq!(
+                self.admin.create_role(&body).await.status(),
+                StatusCode::CREATED
+            );
+            self.patched(json!({ "role": self.role() })).await
+        })
+    }
+
+    /// The admin sets the permissions of the account's own role.
+    fn role_granting(&'a self, permissions: Value) -> LocalBoxFuture<'a, Response> {
+        let body = json!({ "permissions": permissions });
+        Box::pin(async move { self.admin.patch_role(&self.role(), &body).await })
+    }
 }
 
 /// A request (or a few) made through instance A; answers the last response.
@@ -168,6 +191,26 @@ const PROFILE: &str = "/api/profile";
 const STATS: &str = "/api/admin/stats";
 
 const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "a permission taken from the account's role",
+        devices: 1,
+        prepare: Some((|s| s.in_own_role(json!(["users:read"])), StatusCode::OK)),
+        change: |s| s.role_granting(json!([])),
+        a_answers: StatusCode::OK,
+        probe: STATS,
+        before: Some(StatusCode::OK),
+        after: StatusCode::FORBIDDEN,
+    },
+    Scenario {
+        name: "a permission given to the account's role",
+        devices: 1,
+        prepare: Some((|s| s.in_own_role(json!([])), StatusCode::OK)),
+        change: |s| s.role_granting(json!(["users:read"])),
+        a_answers: StatusCode::OK,
+        probe: STATS,
+        before: Some(StatusCode::FORBIDDEN),
+        after: StatusCode::OK,
+    },
     Scenario {
         name: "password change",
         devices: 1,

@@ -1,0 +1,173 @@
+//! Permissions: `resource:action` strings (or `*`, every permission), the sets a role
+//! grants, and the built-in catalogue the admin API checks.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::error::AppError;
+
+/// Every permission.
+pub const ALL: &str = "*";
+
+/// The permissions the admin API itself checks, with what each grants.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "users:read",
+        "List and read users; read the dashboard stats",
+    ),
+    (
+        "users:write",
+        "Create users with role `user`; change `disabled`; give a user role `user`",
+    ),
+    ("users:delete", "Delete users"),
+    ("users:unlock", "Clear a user's login lockout"),
+    ("sessions:revoke", "Revoke every session of a user"),
+    ("audit:read", "Read the audit trail"),
+    ("roles:read", "List and read roles and permissions"),
+    (
+        "roles:manage",
+        "Create, change and delete roles; give a user any role other than `user`",
+    ),
+    ("keys:manage", "Manage signing keys and API keys"),
+    ("tokens:introspect", "Introspect tokens (RFC 7662)"),
+];
+
+pub const USERS_READ: &str = "users:read";
+pub const USERS_WRITE: &str = "users:write";
+pub const USERS_DELETE: &str = "users:delete";
+pub const USERS_UNLOCK: &str = "users:unlock";
+pub const SESSIONS_REVOKE: &str = "sessions:revoke";
+pub const AUDIT_READ: &str = "audit:read";
+pub const ROLES_READ: &str = "roles:read";
+pub const ROLES_MANAGE: &str = "roles:manage";
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Permission(String);
+
+const PART_MAX: usize = 32;
+
+fn part_ok(part: &str) -> bool {
+    let mut chars = part.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+        && part.len() <= PART_MAX
+}
+
+impl Permission {
+    /// `^[a-z][a-z0-9_.-]{0,31}:[a-z][a-z0-9_.-]{0,31}$`, or `*`.
+    pub fn parse(raw: &str) -> Result<Permission, AppError> {
+        let ok = raw == ALL
+            || raw
+                .split_once(':')
+                .is_some_and(|(r, a)| part_ok(r) && part_ok(a));
+        if ok {
+            Ok(Permission(raw.to_string()))
+        } else {
+            Err(AppError::Validation(format!(
+                "a permission is `resource:action` (lowercase letters, digits, '_', '.' or '-', each part starting with a letter and at most {PART_MAX} long) or `*`"
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_builtin(&self) -> bool {
+        BUILTIN.iter().any(|(name, _)| *name == self.0)
+    }
+}
+
+/// What a role grants. `*` grants everything, including permissions nobody has
+/// defined yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PermissionSet(BTreeSet<String>);
+
+impl PermissionSet {
+    pub fn new(permissions: impl IntoIterator<Item = String>) -> PermissionSet {
+        PermissionSet(permissions.into_iter().collect())
+    }
+
+    pub fn everything() -> PermissionSet {
+        PermissionSet::new([ALL.to_string()])
+    }
+
+    pub fn allows(&self, permission: &str) -> bool {
+        self.0.contains(ALL) || self.0.contains(permission)
+    }
+
+    /// True when everything `other` grants is granted here too: the test against
+    /// escalation.
+    pub fn covers<'a>(&self, other: impl IntoIterator<Item = &'a str>) -> bool {
+        other.into_iter().all(|p| match p {
+            ALL => self.0.contains(ALL),
+            p => self.allows(p),
+        })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    pub fn to_vec(&self) -> Vec<String> {
+        self.0.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permissions_are_resource_colon_action_or_star() {
+        for good in [
+            "users:read",
+            "notes:write",
+            "a:b",
+            "orders.v2:export-csv",
+            "x_y:z_1",
+            "*",
+        ] {
+            assert!(Permission::parse(good).is_ok(), "{good}");
+        }
+        let long = format!("{}:read", "a".repeat(33));
+        for bad in [
+            "",
+            "users",
+            "Users:read",
+            "users:",
+            ":read",
+            "1x:read",
+            "users:read:more",
+            "users :read",
+            "**",
+            "users:*",
+            long.as_str(),
+        ] {
+            assert!(Permission::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Permission::parse(&format!("{}:read", "a".repeat(32))).is_ok());
+    }
+
+    #[test]
+    fn star_allows_everything_and_covers_only_what_it_names() {
+        let all = PermissionSet::everything();
+        assert!(all.allows("users:read") && all.allows("notes:anything"));
+        let some = PermissionSet::new(["users:read".into(), "audit:read".into()]);
+        assert!(some.allows("users:read") && !some.allows("users:write"));
+        assert!(some.covers(["users:read"]));
+        assert!(!some.covers(["users:read", "users:write"]));
+        assert!(!some.covers(["*"]), "naming * is holding every permission");
+        assert!(all.covers(["*", "users:write"]));
+    }
+
+    #[test]
+    fn the_catalogue_is_well_formed() {
+        for (name, _) in BUILTIN {
+            assert!(Permission::parse(name).unwrap().is_builtin());
+        }
+        assert!(!Permission::parse("notes:read").unwrap().is_builtin());
+    }
+}

@@ -1,0 +1,178 @@
+//! Upgrading a database that holds data: a v1 database (the migrations before roles)
+//! with users, sessions and refresh tokens is migrated by the server's own migrate
+//! step; every user keeps its role and nothing that referenced the users is lost.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel_migrations::{FileBasedMigrations, MigrationHarness};
+
+use turnstile::db::Db;
+use turnstile::settings::DatabaseSettings;
+
+/// The v1 migrations: everything before roles became data.
+const V1_MIGRATIONS: usize = 2;
+
+const V1_DATA: &str = "
+    INSERT INTO users (id, email, password_hash, role, disabled, password_version, created_at, updated_at)
+    VALUES (1, 'boss@example.com', 'x', 'admin', false, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00'),
+           (2, 'ann@example.com', 'x', 'user', false, 3, '2026-01-01 00:00:00', '2026-01-01 00:00:00'),
+           (3, 'old@example.com', 'x', 'admin', true, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00');
+    INSERT INTO sessions (id, user_id, password_version, created_at, last_used_at, expires_at)
+    VALUES ('s-ann', 2, 3, '2026-01-01 00:00:00', '2026-01-01 00:00:00', '2099-01-01 00:00:00');
+    INSERT INTO refresh_tokens (session_id, token_hash, issued_at)
+    VALUES ('s-ann', 'h-ann', '2026-01-01 00:00:00');
+";
+
+/// The repository's migrations of one backend, read from disk (applied one at a time).
+fn v1_source(backend: &str) -> FileBasedMigrations {
+    let dir = format!("{}/migrations/{backend}", env!("CARGO_MANIFEST_DIR"));
+    FileBasedMigrations::from_path(dir).unwrap()
+}
+
+fn settings(url: &str) -> DatabaseSettings {
+    DatabaseSettings {
+        url: url.to_string(),
+        pool_size: 1,
+        connect_timeout_secs: 5,
+    }
+}
+
+#[test]
+fn a_v1_sqlite_database_keeps_every_user_role_session_and_token() {
+    let dir = std::env::temp_dir().join(format!("turnstile-upgrade-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("v1.db");
+    let _ = std::fs::remove_file(&path);
+    {
+        let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        conn.batch_execute("PRAGMA foreign_keys = ON;").unwrap();
+        for _ in 0..V1_MIGRATIONS {
+            conn.run_next_migration(v1_source("sqlite")).unwrap();
+        }
+        conn.batch_execute(V1_DATA).unwrap();
+    }
+    let db = Db::connect(&settings(&format!("sqlite://{}", path.display()))).unwrap();
+    let applied = db.migrate().unwrap();
+    assert!(!applied.is_empty(), "the roles migration ran");
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    conn.batch_execute("PRAGMA foreign_keys = ON;").unwrap();
+    verify_sqlite(&mut conn);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[derive(diesel::QueryableByName, Debug, PartialEq)]
+struct UserRole {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    email: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    role: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+const USERS: &str = "SELECT email, role FROM users ORDER BY id";
+const SESSIONS: &str = "SELECT count(*) AS n FROM sessions";
+const TOKENS: &str = "SELECT count(*) AS n FROM refresh_tokens";
+const GHOST: &str = "INSERT INTO users (email, password_hash, role, disabled, password_version, created_at, updated_at)
+                     VALUES ('ghost@example.com', 'x', 'ghost', false, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')";
+const ADMIN_PERMISSIONS: &str =
+    "SELECT count(*) AS n FROM role_permissions WHERE role = 'admin' AND permission = '*'";
+
+fn expected_users() -> Vec<UserRole> {
+    [
+        ("boss@example.com", "admin"),
+        ("ann@example.com", "user"),
+        ("old@example.com", "admin"),
+    ]
+    .into_iter()
+    .map(|(e, r)| UserRole {
+        email: e.into(),
+        role: r.into(),
+    })
+    .collect()
+}
+
+fn verify_sqlite(conn: &mut SqliteConnection) {
+    let users: Vec<UserRole> = diesel::sql_query(USERS).load(conn).unwrap();
+    assert_eq!(users, expected_users());
+    let n = |conn: &mut SqliteConnection, q: &str| {
+        diesel::sql_query(q).get_result::<Count>(conn).unwrap().n
+    };
+    assert_eq!(
+        n(conn, SESSIONS),
+        1,
+        "sessions survived the rebuild of users"
+    );
+    assert_eq!(n(conn, TOKENS), 1, "refresh tokens survived too");
+    assert_eq!(n(conn, ADMIN_PERMISSIONS), 1);
+    assert!(
+        diesel::sql_query(GHOST).execute(conn).is_err(),
+        "a role that does not exist is refused"
+    );
+    // The cascade still works after the rebuild: deleting a user deletes its sessions.
+    diesel::sql_query("DELETE FROM users WHERE id = 2")
+        .execute(conn)
+        .unwrap();
+    assert_eq!(n(conn, SESSIONS), 0);
+}
+
+#[test]
+fn a_v1_postgres_database_keeps_every_user_role_session_and_token() {
+    let admin_url = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut admin = match PgConnection::establish(&admin_url) {
+        Ok(c) => c,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+            panic!("PostgreSQL is required in CI: {e}")
+        }
+        Err(e) => {
+            eprintln!("NOTICE: PostgreSQL unreachable ({e}); skipping");
+            return;
+        }
+    };
+    let name = format!("turnstile_upgrade_{}", std::process::id());
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\""))
+        .execute(&mut admin)
+        .unwrap();
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .unwrap();
+    let root = admin_url
+        .rsplit_once('/')
+        .map(|(r, _)| r)
+        .unwrap_or(&admin_url);
+    let url = format!("{root}/{name}");
+    {
+        let mut conn = PgConnection::establish(&url).unwrap();
+        for _ in 0..V1_MIGRATIONS {
+            conn.run_next_migration(v1_source("postgres")).unwrap();
+        }
+        conn.batch_execute(V1_DATA).unwrap();
+    }
+    {
+        let db = Db::connect(&settings(&url)).unwrap();
+        assert!(!db.migrate().unwrap().is_empty());
+    }
+    {
+        let mut conn = PgConnection::establish(&url).unwrap();
+        let users: Vec<UserRole> = diesel::sql_query(USERS).load(&mut conn).unwrap();
+        assert_eq!(users, expected_users());
+        let mut n = |q: &str| {
+            diesel::sql_query(q)
+                .get_result::<Count>(&mut conn)
+                .unwrap()
+                .n
+        };
+        assert_eq!(n(SESSIONS), 1);
+        assert_eq!(n(TOKENS), 1);
+        assert_eq!(n(ADMIN_PERMISSIONS), 1);
+        assert!(diesel::sql_query(GHOST).execute(&mut conn).is_err());
+    }
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .unwrap();
+}
