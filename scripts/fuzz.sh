@@ -9,7 +9,7 @@
 # Steps: build target/release/turnstile (skip with FUZZ_SKIP_BUILD=1); create
 # target/fuzz-venv with a pinned schemathesis if needed; start the server on a fresh
 # SQLite database in a temp dir (APP_ENV=test, port 0, random JWT secret, bcrypt cost 4,
-# lockout effectively off, a bootstrap admin); log in as that admin; run schemathesis
+# lockout effectively off, a bootstrap admin, mail through an aiosmtpd sink); log in as that admin; run schemathesis
 # (phases examples, coverage, fuzzing; positive and negative data) in two passes;
 # check the admin token survived; print a summary; exit with schemathesis's status.
 #
@@ -65,6 +65,9 @@
 set -euo pipefail
 
 SCHEMATHESIS_VERSION=4.32.5
+# The SMTP server the fuzzed server mails through (a sink that keeps nothing), so the
+# mail routes run their real path instead of answering 501.
+AIOSMTPD_VERSION=1.4.6
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -85,6 +88,7 @@ die() { printf 'fuzz.sh: error: %s\n' "$*" >&2; exit 1; }
 START_TIME=$SECONDS
 WORK=""
 SERVER_PID=""
+SMTP_PID=""
 
 cleanup() {
     local status=$?
@@ -97,6 +101,10 @@ cleanup() {
         done
         kill -KILL "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ -n "$SMTP_PID" ]; then
+        kill "$SMTP_PID" 2>/dev/null || true
+        wait "$SMTP_PID" 2>/dev/null || true
     fi
     if [ -n "$WORK" ] && [ -d "$WORK" ]; then
         # Keep the server log next to the report: it has the cause of any 500.
@@ -136,6 +144,11 @@ if [ "$(installed_version)" != "$SCHEMATHESIS_VERSION" ]; then
 fi
 [ "$(installed_version)" = "$SCHEMATHESIS_VERSION" ] \
     || die "schemathesis $SCHEMATHESIS_VERSION is not installed in $VENV"
+if ! "$VENV/bin/python" -c "import aiosmtpd" 2>/dev/null; then
+    log "installing aiosmtpd==$AIOSMTPD_VERSION into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "aiosmtpd==$AIOSMTPD_VERSION"
+fi
 
 # --- 3. server ------------------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/turnstile-fuzz.XXXXXX")"
@@ -145,6 +158,12 @@ rm -f "$REPORT_DIR"/junit-main.xml "$REPORT_DIR"/junit-logout.xml "$REPORT_DIR"/
 random_b64() { head -c "$1" /dev/urandom | base64 | tr -d '\n'; }
 ADMIN_EMAIL="fuzz-admin@example.com"
 ADMIN_PASSWORD="$(random_b64 24)"
+
+SMTP_PORT="$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$VENV/bin/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Sink \
+    >"$WORK/smtp.log" 2>&1 &
+SMTP_PID=$!
+log "SMTP sink (aiosmtpd) on 127.0.0.1:$SMTP_PORT"
 
 log "starting $BIN on a fresh SQLite database"
 (
@@ -167,6 +186,9 @@ log "starting $BIN on a fresh SQLite database"
     export APP__AUTH__ACCESS_TOKEN_TTL_SECS=7200
     export APP__BOOTSTRAP__ADMIN_EMAIL="$ADMIN_EMAIL"
     export APP__BOOTSTRAP__ADMIN_PASSWORD="$ADMIN_PASSWORD"
+    # Mail goes to the sink; no per-address limit gets in the fuzzer's way.
+    export APP__EMAIL__SMTP_URL="smtp://127.0.0.1:$SMTP_PORT"
+    export APP__EMAIL__MAX_PER_ADDRESS_PER_HOUR=1000000
     export RUST_LOG="${RUST_LOG:-info}"
     exec "$BIN" serve
 ) >"$WORK/server.out" 2>"$WORK/server.log" &

@@ -194,6 +194,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             last_login_at: None,
+            email_verified: false,
         })
     }
 

@@ -40,6 +40,11 @@ pub enum ErrorCode {
     BuiltinRole,
     RoleInUse,
     Conflict,
+    EmailNotConfigured,
+    InvalidResetToken,
+    InvalidVerificationToken,
+    AlreadyVerified,
+    EmailNotVerified,
     PayloadTooLarge,
     UnsupportedMediaType,
     TooManyAttempts,
@@ -81,6 +86,16 @@ pub enum AppError {
     BuiltinRole,
     #[error("some users hold this role")]
     RoleInUse,
+    #[error("this server does not send email")]
+    EmailNotConfigured,
+    #[error("the reset link is invalid, expired or already used")]
+    InvalidResetToken,
+    #[error("the verification link is invalid, expired or already used")]
+    InvalidVerificationToken,
+    #[error("the email address is already verified")]
+    AlreadyVerified,
+    #[error("verify your email address before signing in")]
+    EmailNotVerified,
     #[error("the request conflicts with the current state")]
     Conflict,
     #[error("the request body is too large")]
@@ -120,6 +135,11 @@ impl AppError {
             AppError::RoleExists => "role_exists",
             AppError::BuiltinRole => "builtin_role",
             AppError::RoleInUse => "role_in_use",
+            AppError::EmailNotConfigured => "email_not_configured",
+            AppError::InvalidResetToken => "invalid_reset_token",
+            AppError::InvalidVerificationToken => "invalid_verification_token",
+            AppError::AlreadyVerified => "already_verified",
+            AppError::EmailNotVerified => "email_not_verified",
             AppError::Conflict => "conflict",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
@@ -147,8 +167,11 @@ impl ResponseError for AppError {
             | AppError::AccountDisabled
             | AppError::MissingToken
             | AppError::InvalidToken
-            | AppError::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden => StatusCode::FORBIDDEN,
+            | AppError::InvalidRefreshToken
+            | AppError::InvalidResetToken
+            | AppError::InvalidVerificationToken => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden | AppError::EmailNotVerified => StatusCode::FORBIDDEN,
+            AppError::EmailNotConfigured => StatusCode::NOT_IMPLEMENTED,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::EmailTaken
@@ -156,6 +179,7 @@ impl ResponseError for AppError {
             | AppError::RoleExists
             | AppError::BuiltinRole
             | AppError::RoleInUse
+            | AppError::AlreadyVerified
             | AppError::Conflict => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -283,6 +307,11 @@ mod tests {
             BuiltinRole,
             RoleInUse,
             Conflict,
+            EmailNotConfigured,
+            InvalidResetToken,
+            InvalidVerificationToken,
+            AlreadyVerified,
+            EmailNotVerified,
             PayloadTooLarge,
             UnsupportedMediaType,
             TooManyAttempts,
@@ -320,6 +349,11 @@ mod tests {
             | AppError::BuiltinRole
             | AppError::RoleInUse
             | AppError::Conflict
+            | AppError::EmailNotConfigured
+            | AppError::InvalidResetToken
+            | AppError::InvalidVerificationToken
+            | AppError::AlreadyVerified
+            | AppError::EmailNotVerified
             | AppError::PayloadTooLarge
             | AppError::UnsupportedMediaType
             | AppError::TooManyAttempts { .. }
@@ -349,6 +383,11 @@ mod tests {
             AppError::BuiltinRole,
             AppError::RoleInUse,
             AppError::Conflict,
+            AppError::EmailNotConfigured,
+            AppError::InvalidResetToken,
+            AppError::InvalidVerificationToken,
+            AppError::AlreadyVerified,
+            AppError::EmailNotVerified,
             AppError::PayloadTooLarge,
             AppError::UnsupportedMediaType,
             AppError::TooManyAttempts {

@@ -25,6 +25,10 @@ pub struct Metrics {
     pub lockouts: IntCounter,
     /// Authorisation refusals, by the permission that was missing.
     pub authz_denied: IntCounterVec,
+    /// Mails by kind and outcome (`queued`, `sent`, `failed`, `suppressed`).
+    pub mails: IntCounterVec,
+    /// Mails in the outbox not yet delivered nor given up, as last seen by the worker.
+    pub outbox_depth: IntGauge,
     bcrypt_queue_depth: IntGauge,
     db_connections: prometheus::IntGaugeVec,
     db_calls: IntGauge,
@@ -85,6 +89,17 @@ impl Metrics {
             lockouts: register(
                 r,
                 IntCounter::new("lockouts_total", "Accounts or IPs locked out")?,
+            ),
+            mails: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("mails_total", "Mails by kind and outcome"),
+                    &["kind", "outcome"],
+                )?,
+            ),
+            outbox_depth: register(
+                r,
+                IntGauge::new("outbox_depth", "Mails waiting in the outbox")?,
             ),
             authz_denied: register(
                 r,

@@ -31,6 +31,65 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub email: EmailSettings,
+}
+
+/// Outgoing mail (account recovery, verification, notifications).
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmailSettings {
+    /// `smtp://[user:pass@]host[:port]` (plain, or STARTTLS with `?tls=required`) or
+    /// `smtps://...` (implicit TLS). Unset: no email.
+    #[serde(default)]
+    pub smtp_url: Option<Secret>,
+    pub from: String,
+    /// Where a reset link points; `{token}` is replaced.
+    pub reset_link: String,
+    /// Where a verification link points; `{token}` is replaced.
+    pub verify_link: String,
+    /// Reset and verification mails sent to one address per hour.
+    pub max_per_address_per_hour: u32,
+    /// Delivery attempts before a mail is given up (marked failed, logged).
+    pub max_attempts: u32,
+    /// The first retry waits this long; each next one twice as long (at most an hour).
+    pub retry_base_secs: u64,
+    /// How often the outbox is looked at when nothing wakes it sooner.
+    pub poll_millis: u64,
+    /// How long a worker's claim on a mail holds. A mail claimed by an instance that
+    /// died is taken by another once its claim has run out. One SMTP conversation
+    /// may take a third of it.
+    #[serde(default = "default_claim_secs")]
+    pub claim_secs: u64,
+}
+
+fn default_claim_secs() -> u64 {
+    90
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        EmailSettings {
+            smtp_url: None,
+            from: "turnstile <no-reply@localhost>".into(),
+            reset_link: "http://localhost:8080/reset-password?token={token}".into(),
+            verify_link: "http://localhost:8080/verify-email?token={token}".into(),
+            max_per_address_per_hour: 5,
+            max_attempts: 8,
+            retry_base_secs: 5,
+            poll_millis: 1000,
+            claim_secs: default_claim_secs(),
+        }
+    }
+}
+
+impl EmailSettings {
+    /// The SMTP URL, when email is on (unset and empty both mean off).
+    pub fn smtp_url(&self) -> Option<&str> {
+        self.smtp_url
+            .as_ref()
+            .map(|s| s.expose().trim())
+            .filter(|s| !s.is_empty())
+    }
 }
 
 /// How log lines are written.
@@ -130,6 +189,21 @@ pub struct AuthSettings {
     pub cache_capacity: u64,
     #[serde(default = "default_cache_ttl")]
     pub cache_ttl_secs: u64,
+    #[serde(default = "default_reset_ttl")]
+    pub reset_token_ttl_secs: u64,
+    #[serde(default = "default_verify_ttl")]
+    pub verify_token_ttl_secs: u64,
+    /// Refuse login (403 `email_not_verified`) to accounts whose address is not verified.
+    #[serde(default)]
+    pub require_verified_email: bool,
+}
+
+fn default_reset_ttl() -> u64 {
+    3600
+}
+
+fn default_verify_ttl() -> u64 {
+    86400
 }
 
 fn default_bcrypt_nice() -> i32 {
@@ -277,6 +351,7 @@ impl Settings {
     /// Applies the rules no type can express.
     pub fn check(&self) -> Result<(), SettingsError> {
         self.log_format()?;
+        self.check_email()?;
         if !(4..=31).contains(&self.auth.bcrypt_cost) {
             return Err(SettingsError::Invalid {
                 key: "APP__AUTH__BCRYPT_COST",
@@ -316,7 +391,16 @@ impl Settings {
     /// lifetimes must also be positive.
     fn check_durations(&self) -> Result<(), SettingsError> {
         let (a, s, d) = (&self.auth, &self.server, &self.database);
-        let durations: [(&'static str, u64, u64); 8] = [
+        let e = &self.email;
+        let durations: [(&'static str, u64, u64); 12] = [
+            ("APP__EMAIL__CLAIM_SECS", e.claim_secs, 3),
+            ("APP__AUTH__RESET_TOKEN_TTL_SECS", a.reset_token_ttl_secs, 1),
+            (
+                "APP__AUTH__VERIFY_TOKEN_TTL_SECS",
+                a.verify_token_ttl_secs,
+                1,
+            ),
+            ("APP__EMAIL__RETRY_BASE_SECS", e.retry_base_secs, 1),
             (
                 "APP__AUTH__ACCESS_TOKEN_TTL_SECS",
                 a.access_token_ttl_secs,
@@ -355,6 +439,48 @@ impl Settings {
                     ),
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// The mail settings that can be checked without connecting anywhere.
+    fn check_email(&self) -> Result<(), SettingsError> {
+        let e = &self.email;
+        let invalid = |key, reason: &str| SettingsError::Invalid {
+            key,
+            reason: reason.into(),
+        };
+        if let Some(url) = e.smtp_url() {
+            let scheme_ok = url.starts_with("smtp://") || url.starts_with("smtps://");
+            if !scheme_ok {
+                // Never echo the URL: it may hold credentials.
+                return Err(invalid(
+                    "APP__EMAIL__SMTP_URL",
+                    "must be smtp://... or smtps://...",
+                ));
+            }
+        }
+        if e.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid(
+                "APP__EMAIL__FROM",
+                "must be an address, e.g. turnstile <no-reply@example.com>",
+            ));
+        }
+        for (key, link) in [
+            ("APP__EMAIL__RESET_LINK", &e.reset_link),
+            ("APP__EMAIL__VERIFY_LINK", &e.verify_link),
+        ] {
+            let ok = (link.starts_with("https://") || link.starts_with("http://"))
+                && link.contains("{token}");
+            if !ok {
+                return Err(invalid(key, "must be an http(s) URL containing {token}"));
+            }
+        }
+        if e.max_attempts == 0 || e.poll_millis == 0 || e.poll_millis > 60_000 {
+            return Err(invalid(
+                "APP__EMAIL__MAX_ATTEMPTS / POLL_MILLIS",
+                "must be at least 1 (poll_millis at most 60000)",
+            ));
         }
         Ok(())
     }

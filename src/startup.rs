@@ -16,6 +16,7 @@ use crate::changes::{self, Listener};
 use crate::credentials::hashpool::HashPool;
 use crate::credentials::{Hasher, TokenService};
 use crate::db::{Db, DbInitError, Migrations};
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::routes;
@@ -143,6 +144,14 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Other(e.to_string()))?;
 
+        let mailer = Mailer::from_settings(&settings.email).map_err(StartupError::Other)?;
+        match &mailer {
+            Some(m) => log::info!("email: on, via {}", m.server()),
+            None => log::info!(
+                "email: off (APP__EMAIL__SMTP_URL is not set): password reset and email \
+                 verification answer 501 email_not_configured"
+            ),
+        }
         let api = routes::openapi_document_with(extension.api);
         let route_table = web::Data::new(routes::RouteTable::from_openapi(&api));
         let state = web::Data::new(AppState {
@@ -152,6 +161,8 @@ impl Application {
             tokens: TokenService::new(&settings.auth),
             hasher,
             trusted_proxies: settings.trusted_proxies(),
+            mailer: mailer.map(Arc::new),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
             openapi_json: api
                 .to_json()
                 .map_err(|e| StartupError::Other(e.to_string()))?,
@@ -217,6 +228,7 @@ impl Application {
         log::info!("{line}");
         println!("{line}");
         let purge = actix_web::rt::spawn(purge_periodically(self.state.clone()));
+        let outbox = actix_web::rt::spawn(crate::services::outbox::run(self.state.clone()));
         let handles = self.server_handles();
         actix_web::rt::spawn(async move {
             if shutdown_signal().await.is_ok() {
@@ -234,6 +246,7 @@ impl Application {
             None => self.server.await,
         };
         purge.abort();
+        outbox.abort();
         stop_listener(&self.listener);
         log::info!("server stopped");
         result

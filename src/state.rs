@@ -4,10 +4,13 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use tokio::sync::Notify;
+
 use crate::cache::AuthCache;
 use crate::credentials::{Hasher, TokenService};
 use crate::db::Db;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::mail::Mailer;
 use crate::metrics::{Metrics, Sample};
 use crate::models::auth_state::{self, AuthTx};
 use crate::settings::Settings;
@@ -20,11 +23,29 @@ pub struct AppState {
     pub hasher: Hasher,
     pub settings: Arc<Settings>,
     pub trusted_proxies: Vec<IpAddr>,
+    /// The SMTP mailer, when email is configured.
+    pub mailer: Option<Arc<Mailer>>,
+    /// Wakes the outbox worker after a mail was queued (it also polls).
+    pub outbox_wake: Arc<Notify>,
     /// `/openapi.json`, serialised once at start.
     pub openapi_json: String,
 }
 
 impl AppState {
+    /// The mailer, or 501 `email_not_configured`.
+    pub fn require_mail(&self) -> AppResult<&Arc<Mailer>> {
+        self.mailer.as_ref().ok_or(AppError::EmailNotConfigured)
+    }
+
+    /// Tells the outbox worker a mail is waiting; call after the queuing commit.
+    pub fn mail_queued(&self, kind: &str) {
+        self.metrics
+            .mails
+            .with_label_values(&[kind, "queued"])
+            .inc();
+        self.outbox_wake.notify_one();
+    }
+
     /// What `/metrics` reports about the machinery right now.
     pub fn metrics_sample(&self) -> Sample {
         Sample {

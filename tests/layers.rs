@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("db", 2),
     ("credentials", 2),
     ("telemetry", 2),
+    ("mail", 2),
     ("models", 3),
     ("middleware", 3),
     ("cache", 4),

@@ -53,7 +53,7 @@ fn a_v1_sqlite_database_keeps_every_user_role_session_and_token() {
     }
     let db = Db::connect(&settings(&format!("sqlite://{}", path.display()))).unwrap();
     let applied = db.migrate().unwrap();
-    assert!(!applied.is_empty(), "the roles migration ran");
+    assert!(!applied.is_empty(), "the roles and email migrations ran");
     let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
     conn.batch_execute("PRAGMA foreign_keys = ON;").unwrap();
     verify_sqlite(&mut conn);
@@ -79,6 +79,8 @@ const SESSIONS: &str = "SELECT count(*) AS n FROM sessions";
 const TOKENS: &str = "SELECT count(*) AS n FROM refresh_tokens";
 const GHOST: &str = "INSERT INTO users (email, password_hash, role, disabled, password_version, created_at, updated_at)
                      VALUES ('ghost@example.com', 'x', 'ghost', false, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')";
+/// Accounts from before email existed: their addresses were never verified.
+const UNVERIFIED: &str = "SELECT count(*) AS n FROM users WHERE NOT email_verified";
 const ADMIN_PERMISSIONS: &str =
     "SELECT count(*) AS n FROM role_permissions WHERE role = 'admin' AND permission = '*'";
 
@@ -109,6 +111,11 @@ fn verify_sqlite(conn: &mut SqliteConnection) {
     );
     assert_eq!(n(conn, TOKENS), 1, "refresh tokens survived too");
     assert_eq!(n(conn, ADMIN_PERMISSIONS), 1);
+    assert_eq!(
+        n(conn, UNVERIFIED),
+        3,
+        "existing addresses start unverified"
+    );
     assert!(
         diesel::sql_query(GHOST).execute(conn).is_err(),
         "a role that does not exist is refused"
@@ -170,6 +177,7 @@ fn a_v1_postgres_database_keeps_every_user_role_session_and_token() {
         assert_eq!(n(SESSIONS), 1);
         assert_eq!(n(TOKENS), 1);
         assert_eq!(n(ADMIN_PERMISSIONS), 1);
+        assert_eq!(n(UNVERIFIED), 3, "existing addresses start unverified");
         assert!(diesel::sql_query(GHOST).execute(&mut conn).is_err());
     }
     diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))

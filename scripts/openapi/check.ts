@@ -13,6 +13,7 @@ export const user: S["UserView"] = {
   email: "alice@example.com",
   role: "user",
   disabled: false,
+  email_verified: false,
   created_at: "2026-01-01T00:00:00Z",
   updated_at: "2026-01-01T00:00:00Z",
   last_login_at: null,
@@ -23,6 +24,7 @@ export const userWithoutLastLogin: S["UserView"] = {
   email: "alice@example.com",
   role: "user",
   disabled: false,
+  email_verified: false,
   created_at: "",
   updated_at: "",
 };
@@ -119,6 +121,21 @@ export async function calls(): Promise<void> {
   // @ts-expect-error an absent page is left out, never null
   await client.GET("/api/admin/users", { params: { query: { page: null } } });
   await client.GET("/api/admin/audit", { params: { query: { actor_id: 1, since: "2026-01-01T00:00:00Z" } } });
+  // Account recovery: the 202 body is an empty object; the admin's link is typed.
+  const asked = await client.POST("/auth/password-reset", { body: { email: "a@example.com" } });
+  if (asked.data) {
+    const empty: S["Accepted"] = asked.data;
+    void empty;
+  }
+  await client.POST("/auth/password-reset/confirm", { body: { token: "t", new_password: "a long password" } });
+  const handed = await client.POST("/api/admin/users/{id}/password-reset", {
+    params: { path: { id: 1 } },
+    body: { send_email: false },
+  });
+  if (handed.data && "reset_link" in handed.data) {
+    const link: string = handed.data.reset_link;
+    void link;
+  }
   // The logout body is optional, and never null.
   await client.POST("/auth/logout", {});
   await client.POST("/auth/logout", { body: { refresh_token: "r" } });

@@ -26,6 +26,7 @@ USER = {
     "email": "alice@example.com",
     "role": "user",
     "disabled": False,
+    "email_verified": False,
     "created_at": "2026-01-01T00:00:00Z",
     "updated_at": "2026-01-01T00:00:00Z",
     "last_login_at": None,

@@ -173,6 +173,9 @@ mod tests {
             bcrypt_nice: 0,
             cache_capacity: 10,
             cache_ttl_secs: 60,
+            reset_token_ttl_secs: 3600,
+            verify_token_ttl_secs: 86400,
+            require_verified_email: false,
         }
     }
 

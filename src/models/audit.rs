@@ -32,6 +32,10 @@ pub mod action {
     pub const ROLE_CREATED: &str = "role_created";
     pub const ROLE_UPDATED: &str = "role_updated";
     pub const ROLE_DELETED: &str = "role_deleted";
+    pub const PASSWORD_RESET_REQUESTED: &str = "password_reset_requested";
+    pub const PASSWORD_RESET: &str = "password_reset";
+    pub const EMAIL_VERIFICATION_SENT: &str = "email_verification_sent";
+    pub const EMAIL_VERIFIED: &str = "email_verified";
 
     /// Every action above.
     pub const ALL: &[&str] = &[
@@ -56,6 +60,10 @@ pub mod action {
         ROLE_CREATED,
         ROLE_UPDATED,
         ROLE_DELETED,
+        PASSWORD_RESET_REQUESTED,
+        PASSWORD_RESET,
+        EMAIL_VERIFICATION_SENT,
+        EMAIL_VERIFIED,
     ];
 }
 

@@ -3,40 +3,16 @@
 //! is being checked right now, which count toward the lock until they are settled.
 //! Stored in the database so the lockout holds across restarts and instances.
 
+use crate::db::Conn;
+use crate::models::locks;
+use crate::schema::login_failures;
 use chrono::NaiveDateTime;
 use diesel::dsl::min;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
-use sha2::{Digest, Sha256};
 
-use crate::db::Conn;
-use crate::schema::login_failures;
-
-/// Serialises every lockout decision about these keys until the transaction ends:
-/// PostgreSQL transaction-scoped advisory locks, taken in a fixed order so that two
-/// attempts sharing one key cannot deadlock. On SQLite, write transactions already
-/// run one at a time.
+/// Serialises every lockout decision about these keys until the transaction ends.
 pub fn lock(conn: &mut Conn, keys: &[&str]) -> QueryResult<()> {
-    let Conn::Postgres(pg) = conn else {
-        return Ok(());
-    };
-    let mut ids: Vec<i64> = keys.iter().map(|k| lock_id(k)).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    for id in ids {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<BigInt, _>(id)
-            .execute(pg)?;
-    }
-    Ok(())
-}
-
-/// A 64-bit lock id per key. A collision only serialises two unrelated keys.
-fn lock_id(key: &str) -> i64 {
-    let digest = Sha256::digest(format!("turnstile login_failures {key}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
+    locks::lock(conn, "login_failures", keys)
 }
 
 /// Inserts a pending attempt and returns its id.
@@ -136,15 +112,4 @@ pub fn clear_email(conn: &mut Conn, email: &str) -> QueryResult<usize> {
 
 pub fn purge(conn: &mut Conn, before: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(login_failures::table.filter(login_failures::at.lt(before))).execute(conn)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::lock_id;
-
-    #[test]
-    fn lock_ids_are_stable_and_tell_keys_apart() {
-        assert_eq!(lock_id("e:a@example.com"), lock_id("e:a@example.com"));
-        assert_ne!(lock_id("e:a@example.com"), lock_id("i:a@example.com"));
-    }
 }

@@ -2,7 +2,11 @@
 
 pub mod audit;
 pub mod auth_state;
+pub mod email_tokens;
+pub mod locks;
 pub mod login_failures;
+pub mod outbox;
+pub mod rate_events;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod sessions;

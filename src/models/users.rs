@@ -21,6 +21,7 @@ pub struct User {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub last_login_at: Option<NaiveDateTime>,
+    pub email_verified: bool,
 }
 
 impl User {
@@ -44,6 +45,7 @@ pub struct NewUser<'a> {
     pub password_version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub email_verified: bool,
 }
 
 /// Filters for the admin listing.
@@ -170,6 +172,7 @@ pub fn lock_active_admins(conn: &mut Conn) -> QueryResult<Vec<i64>> {
 pub struct UserChanges<'a> {
     pub role: Option<&'a str>,
     pub disabled: Option<bool>,
+    pub email_verified: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -200,6 +203,18 @@ pub fn set_password(
         users::password_version.eq(expected_version + 1),
         users::updated_at.eq(now),
     ))
+    .execute(&mut **tx)
+}
+
+/// Marks the address verified (a confirmed link, a reset): the cached row shows it.
+pub fn set_email_verified(tx: &mut AuthTx<'_>, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    tx.record(Change::User(id));
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::email_verified.eq(false)),
+    )
+    .set((users::email_verified.eq(true), users::updated_at.eq(now)))
     .execute(&mut **tx)
 }
 

@@ -13,9 +13,10 @@ use crate::error::{AppResult, ErrorBody};
 use crate::models::audit::AuditFilter;
 use crate::models::users::UserFilter;
 use crate::routes::params::{page_request, required, text, timestamp};
-use crate::routes::views::{AuditPage, StatsView, UserPage, UserView};
-use crate::routes::JsonBody;
+use crate::routes::views::{Accepted, AuditPage, ResetLinkView, StatsView, UserPage, UserView};
+use crate::routes::{JsonBody, OptionalJsonBody};
 use crate::services::accounts::{create_user as create, Creator};
+use crate::services::recovery::{self, AdminReset};
 use crate::services::users::{self as service, UserPatch};
 use crate::services::{audit as audit_service, Caller};
 use crate::state::AppState;
@@ -154,6 +155,8 @@ pub struct PatchUser {
     role: Option<String>,
     /// Disabling revokes every session of the account.
     disabled: Option<bool>,
+    /// Mark the address verified (or not); needs `users:write`.
+    email_verified: Option<bool>,
 }
 
 /// Change a user's role and/or disabled flag; effective on their very next request.
@@ -184,6 +187,7 @@ pub async fn update_user(
     let patch = UserPatch {
         role: body.role.map(|r| RoleName::parse(&r)).transpose()?,
         disabled: body.disabled,
+        email_verified: body.email_verified,
     };
     let user = service::update(&state, &caller, id.into_inner(), patch).await?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
@@ -318,4 +322,44 @@ pub async fn audit(
 pub async fn stats(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let stats = audit_service::stats(&state).await?;
     Ok(HttpResponse::Ok().json(StatsView::from(stats)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AdminPasswordReset {
+    /// `true` (default): mail the user a reset link (202). `false`: answer the link
+    /// for the admin to hand over (200).
+    #[schema(value_type = Option<bool>, required = false, default = true)]
+    send_email: Option<bool>,
+}
+
+/// Reset a user's password for them: a reset link by mail, or handed to the admin.
+/// The caller must hold every permission of the user's role.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "resetUserPassword",
+    extensions(("x-permission" = json!(["users:write"]))),
+    params(("id" = i64, Path, description = "User id")),
+    request_body(content = Option<AdminPasswordReset>, description = "Optional; `send_email` defaults to true"),
+    responses(
+        (status = 200, description = "`send_email: false`: the link to hand over", body = ResetLinkView),
+        (status = 202, description = "`send_email: true`: a reset mail is on its way", body = Accepted),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+        (status = 501, description = "`email_not_configured`: `send_email: true` on a server without SMTP", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/users/{id}/password-reset", wrap = "require_permission(USERS_WRITE)")]
+pub async fn password_reset(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: OptionalJsonBody<AdminPasswordReset>,
+) -> AppResult<HttpResponse> {
+    let send_email = body.0.and_then(|b| b.send_email).unwrap_or(true);
+    match recovery::admin_reset(&state, &caller, id.into_inner(), send_email).await? {
+        AdminReset::Mailed => Ok(HttpResponse::Accepted().json(Accepted {})),
+        AdminReset::Link { link, expires_at } => {
+            Ok(HttpResponse::Ok().json(ResetLinkView::new(link, expires_at)))
+        }
+    }
 }

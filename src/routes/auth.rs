@@ -8,10 +8,10 @@ use crate::domain::{Email, Password};
 use crate::error::{AppResult, ErrorBody};
 use crate::net::ClientInfo;
 use crate::routes::params::required;
-use crate::routes::views::{TokenPairView, UserView};
+use crate::routes::views::{Accepted, TokenPairView, UserView};
 use crate::routes::{JsonBody, OptionalJsonBody};
-use crate::services::Caller;
 use crate::services::{accounts, login as login_service, refresh as refresh_service, sessions};
+use crate::services::{recovery, Caller};
 use crate::state::AppState;
 
 // Fields are optional in Rust so that a missing one is a 422 naming it, while a
@@ -55,6 +55,7 @@ pub async fn register(
     responses(
         (status = 200, description = "Logged in", body = TokenPairView),
         (status = 401, description = "`invalid_credentials` (same body whether or not the email exists) or `account_disabled`", body = ErrorBody),
+        (status = 403, description = "`email_not_verified`: the right password, but `REQUIRE_VERIFIED_EMAIL` is on and the address is not verified", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`; see `Retry-After`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until the lock lifts"))),
     )
@@ -121,5 +122,95 @@ pub async fn logout(
 ) -> AppResult<HttpResponse> {
     let token = body.0.and_then(|b| b.refresh_token);
     sessions::logout(&state, &caller, token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordResetRequest {
+    #[schema(required = true, value_type = String, format = Email, max_length = 254)]
+    email: Option<String>,
+}
+
+/// Ask for a password-reset link by mail. The answer is the same whether or not the
+/// address belongs to an account, a disabled one, or one that reached its hourly
+/// share of mails.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "requestPasswordReset",
+    request_body = PasswordResetRequest,
+    responses(
+        (status = 202, description = "Accepted: if the address belongs to an enabled account, a reset link is on its way", body = Accepted),
+        (status = 429, description = "`too_many_attempts`: too many requests from this client; see `Retry-After`", body = ErrorBody),
+        (status = 501, description = "`email_not_configured`: this server sends no mail", body = ErrorBody),
+    )
+)]
+#[post("/password-reset")]
+pub async fn request_password_reset(
+    state: web::Data<AppState>,
+    body: JsonBody<PasswordResetRequest>,
+    client: ClientInfo,
+) -> AppResult<HttpResponse> {
+    let email = Email::parse(&required(body.into_inner().email, "email")?)?;
+    recovery::request_reset(&state, email, &client).await?;
+    Ok(HttpResponse::Accepted().json(Accepted {}))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordResetConfirm {
+    /// The token of the reset link.
+    #[schema(required = true, value_type = String)]
+    token: Option<String>,
+    #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 1024, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    new_password: Option<String>,
+}
+
+/// Set a new password with a reset link's token: every earlier token of the account
+/// (access and refresh, every device) dies, the lockout is cleared and the address
+/// counts as verified. Does not sign in.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "confirmPasswordReset",
+    request_body = PasswordResetConfirm,
+    responses(
+        (status = 204, description = "The password is set"),
+        (status = 401, description = "`invalid_reset_token`: unknown, used, expired or superseded", body = ErrorBody),
+    )
+)]
+#[post("/password-reset/confirm")]
+pub async fn confirm_password_reset(
+    state: web::Data<AppState>,
+    body: JsonBody<PasswordResetConfirm>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let token = required(body.token, "token")?;
+    let password = required(body.new_password, "new_password")?;
+    recovery::confirm_reset(&state, token, password).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct EmailVerificationConfirm {
+    /// The token of the verification link.
+    #[schema(required = true, value_type = String)]
+    token: Option<String>,
+}
+
+/// Verify an address with a verification link's token.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "confirmEmailVerification",
+    request_body = EmailVerificationConfirm,
+    responses(
+        (status = 204, description = "The address is verified"),
+        (status = 401, description = "`invalid_verification_token`: unknown, used, expired or superseded", body = ErrorBody),
+    )
+)]
+#[post("/email-verification/confirm")]
+pub async fn confirm_email_verification(
+    state: web::Data<AppState>,
+    body: JsonBody<EmailVerificationConfirm>,
+) -> AppResult<HttpResponse> {
+    let token = required(body.into_inner().token, "token")?;
+    recovery::confirm_verification(&state, token).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -48,7 +48,13 @@ const NO_DATABASE: &[&str] = &[
 ];
 
 /// Operations that hash a password on the bounded bcrypt pool (503 `server_busy`).
-const HASHING: &[&str] = &["register", "login", "changePassword", "createUser"];
+const HASHING: &[&str] = &[
+    "register",
+    "login",
+    "changePassword",
+    "createUser",
+    "confirmPasswordReset",
+];
 
 struct Normalise;
 

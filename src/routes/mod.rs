@@ -52,6 +52,9 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
                 .service(auth::register)
                 .service(auth::login)
                 .service(auth::refresh)
+                .service(auth::request_password_reset)
+                .service(auth::confirm_password_reset)
+                .service(auth::confirm_email_verification)
                 // Its own scope so the bearer middleware covers exactly this route.
                 .service(scope("/logout").wrap(bearer_auth()).service(auth::logout)),
         )
@@ -60,6 +63,7 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
                 .wrap(bearer_auth())
                 .service(profile::get)
                 .service(profile::change_password)
+                .service(profile::send_email_verification)
                 .service(sessions::list)
                 .service(sessions::revoke)
                 .service(
@@ -71,6 +75,7 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
                         .service(admin::delete_user)
                         .service(admin::revoke_sessions)
                         .service(admin::unlock)
+                        .service(admin::password_reset)
                         .service(admin::audit)
                         .service(admin::stats)
                         .service(roles::list)

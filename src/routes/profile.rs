@@ -8,9 +8,9 @@ use crate::auth::AuthUser;
 use crate::domain::Password;
 use crate::error::{AppResult, ErrorBody};
 use crate::routes::params::required;
-use crate::routes::views::{ProfileView, TokenPairView};
+use crate::routes::views::{Accepted, ProfileView, TokenPairView};
 use crate::routes::JsonBody;
-use crate::services::{accounts, Caller};
+use crate::services::{accounts, recovery, Caller};
 use crate::state::AppState;
 
 /// The caller's account.
@@ -59,4 +59,24 @@ pub async fn change_password(
     let new = Password::parse(required(body.new_password, "new_password")?)?;
     let signed_in = accounts::change_password(&state, &caller, current, new).await?;
     Ok(HttpResponse::Ok().json(TokenPairView::from(signed_in)))
+}
+
+/// Mail the caller a link to verify their address.
+#[utoipa::path(
+    tag = "profile",
+    operation_id = "sendEmailVerification",
+    responses(
+        (status = 202, description = "A verification mail is on its way", body = Accepted),
+        (status = 409, description = "`already_verified`", body = ErrorBody),
+        (status = 501, description = "`email_not_configured`: this server sends no mail", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/profile/email-verification")]
+pub async fn send_email_verification(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> AppResult<HttpResponse> {
+    recovery::send_verification(&state, &caller).await?;
+    Ok(HttpResponse::Accepted().json(Accepted {}))
 }

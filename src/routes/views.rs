@@ -28,6 +28,8 @@ pub struct UserView {
     #[schema(example = "user")]
     pub role: String,
     pub disabled: bool,
+    /// The address was confirmed (a verification link, a password reset, or an admin).
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Null until the first login.
@@ -42,6 +44,7 @@ impl From<&User> for UserView {
             email: u.email.clone(),
             role: u.role.clone(),
             disabled: u.disabled,
+            email_verified: u.email_verified,
             created_at: utc(u.created_at),
             updated_at: utc(u.updated_at),
             last_login_at: u.last_login_at.map(utc),
@@ -57,6 +60,7 @@ pub struct ProfileView {
     #[schema(example = "user")]
     pub role: String,
     pub disabled: bool,
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Null until the first login.
@@ -73,10 +77,33 @@ impl ProfileView {
             email: u.email.clone(),
             role: u.role.clone(),
             disabled: u.disabled,
+            email_verified: u.email_verified,
             created_at: utc(u.created_at),
             updated_at: utc(u.updated_at),
             last_login_at: u.last_login_at.map(utc),
             permissions: permissions.to_vec(),
+        }
+    }
+}
+
+/// An answer with nothing to say: `{}` (a request accepted for later work).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(max_properties = 0)]
+pub struct Accepted {}
+
+/// A reset link for an admin to hand over.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResetLinkView {
+    /// `APP__EMAIL__RESET_LINK` with the token: works once, until `expires_at`.
+    pub reset_link: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl ResetLinkView {
+    pub fn new(link: String, expires_at: NaiveDateTime) -> Self {
+        ResetLinkView {
+            reset_link: link,
+            expires_at: utc(expires_at),
         }
     }
 }
@@ -248,6 +275,10 @@ pub enum AuditAction {
     RoleCreated,
     RoleUpdated,
     RoleDeleted,
+    PasswordResetRequested,
+    PasswordReset,
+    EmailVerificationSent,
+    EmailVerified,
 }
 
 impl From<AuditEvent> for AuditEventView {
@@ -357,6 +388,10 @@ mod tests {
             RoleCreated,
             RoleUpdated,
             RoleDeleted,
+            PasswordResetRequested,
+            PasswordReset,
+            EmailVerificationSent,
+            EmailVerified,
         ]
         .iter()
         .map(|a| {

@@ -4,11 +4,14 @@ use crate::domain::permission::USERS_WRITE;
 use crate::domain::{Email, Password, RoleName};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::email_tokens::{self, RESET};
+use crate::models::outbox::{EMAIL_VERIFICATION, PASSWORD_CHANGED};
 use crate::models::users::{self, NewUser, User};
 use crate::models::{now, sessions as session_rows};
 use crate::net::ClientInfo;
 use crate::services::lockout::{Attempt, AttemptKeys, Policy, Reservation};
 use crate::services::login::release;
+use crate::services::recovery::queue_if_on;
 use crate::services::sessions::{self, sign_in, Grant, SignedIn};
 use crate::services::{authorize, roles, Caller};
 use crate::state::AppState;
@@ -39,7 +42,8 @@ pub async fn create_user(
     };
     let hash = state.hasher.hash(password).await?;
     let metrics = state.metrics.clone();
-    state
+    let mail_on = state.mailer.is_some();
+    let (user, queued) = state
         .db
         .transaction(move |conn| {
             let at = now();
@@ -59,6 +63,7 @@ pub async fn create_user(
                     password_version: 1,
                     created_at: at,
                     updated_at: at,
+                    email_verified: false,
                 },
             )
             // Two registrations racing for one address: the loser lands here.
@@ -78,9 +83,14 @@ pub async fn create_user(
                     .ip(ip.as_deref())
                     .detail(serde_json::json!({ "email": user.email, "role": user.role })),
             )?;
-            Ok(user)
+            let queued = queue_if_on(conn, mail_on, EMAIL_VERIFICATION, &user, ip.as_deref(), at)?;
+            Ok((user, queued))
         })
-        .await
+        .await?;
+    if queued {
+        state.mail_queued(EMAIL_VERIFICATION);
+    }
+    Ok(user)
 }
 
 /// Self-registration: always role `user`.
@@ -101,7 +111,8 @@ pub async fn register(
 }
 
 enum PasswordChange {
-    Done(User, Grant),
+    /// Changed; whether a notification mail was queued.
+    Done(User, Grant, bool),
     /// Someone changed the password between the check and the write.
     Conflict,
 }
@@ -156,6 +167,7 @@ pub async fn change_password(
     };
     let ttl = state.settings.auth.refresh_token_ttl_secs;
     let client = caller.client.clone();
+    let mail_on = state.mailer.is_some();
     let outcome = state
         .change(move |tx| {
             let at = now();
@@ -165,7 +177,17 @@ pub async fn change_password(
             }
             policy.succeed(tx, &attempt)?;
             session_rows::revoke_all_for_user(tx, uid, None, at)?;
+            // No reset link made before the change may be used after it.
+            email_tokens::void_all(tx, uid, RESET)?;
             let user = users::find(tx, uid)?.ok_or(AppError::InvalidToken)?;
+            let queued = queue_if_on(
+                tx,
+                mail_on,
+                PASSWORD_CHANGED,
+                &user,
+                client.ip.as_deref(),
+                at,
+            )?;
             let grant = sessions::start(tx, &user, &client, ttl, at)?;
             audit::record(
                 tx,
@@ -174,11 +196,16 @@ pub async fn change_password(
                     .target(uid)
                     .ip(client.ip.as_deref()),
             )?;
-            Ok(PasswordChange::Done(user, grant))
+            Ok(PasswordChange::Done(user, grant, queued))
         })
         .await?;
     match outcome {
-        PasswordChange::Done(user, grant) => sign_in(state, user, grant),
+        PasswordChange::Done(user, grant, queued) => {
+            if queued {
+                state.mail_queued(PASSWORD_CHANGED);
+            }
+            sign_in(state, user, grant)
+        }
         PasswordChange::Conflict => Err(AppError::Conflict),
     }
 }

@@ -64,6 +64,8 @@ impl Identifier {
 enum Settled {
     LoggedIn(User, Grant),
     Disabled,
+    /// `REQUIRE_VERIFIED_EMAIL` and the address is not verified.
+    Unverified,
     /// The password was changed, or the account deleted, while bcrypt ran: the
     /// password that was checked is no longer the account's.
     Stale,
@@ -129,6 +131,10 @@ pub async fn login(
                 state.metrics.login("disabled");
                 return Err(AppError::AccountDisabled);
             }
+            Settled::Unverified => {
+                state.metrics.login("unverified");
+                return Err(AppError::EmailNotVerified);
+            }
             Settled::Stale => {}
         }
     }
@@ -146,8 +152,10 @@ async fn settle_right_password(
     client: &ClientInfo,
 ) -> AppResult<Settled> {
     let ttl = state.settings.auth.refresh_token_ttl_secs;
+    let require_verified = state.settings.auth.require_verified_email;
     let (attempt, client) = (attempt.clone(), client.clone());
     let disabled_detail = identifier.audit_detail("disabled");
+    let unverified_detail = identifier.audit_detail("email_not_verified");
     state
         .change(move |tx| {
             let at = now();
@@ -165,6 +173,18 @@ async fn settle_right_password(
                         .detail(disabled_detail),
                 )?;
                 return Ok(Settled::Disabled);
+            }
+            if require_verified && !user.email_verified {
+                // The right password: no failure to count, but no session either.
+                policy.release(tx, &attempt)?;
+                audit::record(
+                    tx,
+                    NewAuditEvent::new(action::LOGIN_FAILURE, at)
+                        .target(user.id)
+                        .ip(client.ip.as_deref())
+                        .detail(unverified_detail),
+                )?;
+                return Ok(Settled::Unverified);
             }
             policy.succeed(tx, &attempt)?;
             users::touch_last_login(tx, user.id, at)?;

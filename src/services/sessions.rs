@@ -9,7 +9,7 @@ use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::refresh_tokens::{self, NewRefreshToken};
 use crate::models::sessions::{self, Session};
 use crate::models::users::User;
-use crate::models::{login_failures, now};
+use crate::models::{email_tokens, login_failures, now, outbox, rate_events};
 use crate::net::ClientInfo;
 use crate::secret::new_id;
 use crate::services::Caller;
@@ -162,13 +162,22 @@ pub async fn logout(
         .await
 }
 
+/// How long delivered, failed and suppressed mails stay in the outbox.
+const OUTBOX_RETENTION_DAYS: i64 = 7;
+
 /// Deletes rows that can no longer authenticate anything, so the tables stay bounded.
 /// Safe at any time: a token whose session row is gone is refused like a revoked one,
 /// and a purged session was already refused (revoked or expired), so no cache entry
-/// needs invalidating.
+/// needs invalidating. Also spent or expired link tokens, counted requests older than
+/// the window, and finished mails older than a week.
 pub fn purge_expired(conn: &mut Conn, login_window_secs: u64) -> AppResult<(usize, usize)> {
     let at = now();
+    let window = Duration::seconds(login_window_secs as i64);
     let sessions = sessions::purge(conn, at)?;
-    let failures = login_failures::purge(conn, at - Duration::seconds(login_window_secs as i64))?;
+    let failures = login_failures::purge(conn, at - window)?;
+    email_tokens::purge(conn, at)?;
+    // Counted requests stay an hour at least: the mail limit counts per hour.
+    rate_events::purge(conn, at - window.max(Duration::hours(1)))?;
+    outbox::purge(conn, at - Duration::days(OUTBOX_RETENTION_DAYS))?;
     Ok((sessions, failures))
 }

@@ -64,6 +64,7 @@ fn find_user(conn: &mut Conn, id: i64) -> AppResult<User> {
 pub struct UserPatch {
     pub role: Option<RoleName>,
     pub disabled: Option<bool>,
+    pub email_verified: Option<bool>,
 }
 
 /// Applies `patch`; effective on the user's very next request. Disabling revokes
@@ -78,7 +79,8 @@ pub async fn update(
     id: i64,
     patch: UserPatch,
 ) -> AppResult<User> {
-    if patch.disabled.is_some() || patch.role.is_none() {
+    let plain = patch.disabled.is_some() || patch.email_verified.is_some();
+    if plain || patch.role.is_none() {
         authorize(&state.metrics, caller, [USERS_WRITE])?;
     }
     let (actor_id, ip) = (caller.user_id, caller.client.ip.clone());
@@ -96,9 +98,11 @@ pub async fn update(
             if loses_admin {
                 ensure_not_last_admin(&before, &admins)?;
             }
+            let verified = patch.email_verified.unwrap_or(before.email_verified);
             let changes = UserChanges {
                 role: (role != before.role()).then_some(role.as_str()),
                 disabled: (disabled != before.disabled).then_some(disabled),
+                email_verified: (verified != before.email_verified).then_some(verified),
                 updated_at: Some(at),
             };
             users::update(tx, id, &changes)?;
@@ -108,6 +112,10 @@ pub async fn update(
                     .target(id)
                     .ip(ip.as_deref())
             };
+            if verified != before.email_verified {
+                let detail = serde_json::json!({ "email": before.email, "verified": verified });
+                audit::record(tx, event(action::EMAIL_VERIFIED).detail(detail))?;
+            }
             if role != before.role() {
                 let detail = serde_json::json!({ "from": before.role, "to": role.as_str() });
                 audit::record(tx, event(action::ROLE_CHANGE).detail(detail))?;

@@ -217,6 +217,12 @@ async fn start_with(settings: Settings, cleanup: Cleanup, extension: Extension) 
 }
 
 impl TestApp {
+    /// Stops this instance (its servers and background work) as a crash or a
+    /// redeploy would; its database stays for the next instance.
+    pub fn stop(&self) {
+        self.stopper.stop_now();
+    }
+
     /// A second instance of the app on the same database, secret and settings, as
     /// behind a load balancer.
     pub async fn second_instance(&self) -> TestApp {

@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin;
 mod docs;
+mod email;
 mod health;
 mod hostile;
 mod lockout;
@@ -17,4 +18,5 @@ mod register;
 mod roles;
 mod scale;
 mod sessions;
+mod smtp;
 mod tokens;

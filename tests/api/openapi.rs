@@ -23,6 +23,11 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/auth/login"),
     ("post", "/auth/refresh"),
     ("post", "/auth/logout"),
+    ("post", "/auth/password-reset"),
+    ("post", "/auth/password-reset/confirm"),
+    ("post", "/auth/email-verification/confirm"),
+    ("post", "/api/profile/email-verification"),
+    ("post", "/api/admin/users/{id}/password-reset"),
     ("get", "/api/profile"),
     ("post", "/api/profile/password"),
     ("get", "/api/sessions"),
@@ -62,6 +67,11 @@ pub const ADMIN_PERMISSIONS: &[(&str, &str, &[&str])] = &[
         &["sessions:revoke"],
     ),
     ("post", "/api/admin/users/{id}/unlock", &["users:unlock"]),
+    (
+        "post",
+        "/api/admin/users/{id}/password-reset",
+        &["users:write"],
+    ),
     ("get", "/api/admin/audit", &["audit:read"]),
     ("get", "/api/admin/stats", &["users:read"]),
     ("get", "/api/admin/roles", &["roles:read"]),
@@ -226,7 +236,7 @@ fn every_answer_is_described_and_every_error_is_the_envelope() {
             let header = |name: &str| response["headers"].get(name).is_some();
             match status.as_str() {
                 "429" | "503" => assert!(header("Retry-After"), "{what} lacks Retry-After"),
-                "401" if path != "/auth/login" && path != "/auth/refresh" => {
+                "401" if op["security"].as_array().is_some_and(|s| !s.is_empty()) => {
                     assert!(header("WWW-Authenticate"), "{what} lacks WWW-Authenticate")
                 }
                 _ => {}

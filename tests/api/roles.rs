@@ -108,6 +108,10 @@ async fn call(
                 json!({ "email": crate::helpers::new_email(), "password": "long enough pw" });
             app.post_json(&concrete, Some(token), &body).await
         }
+        "post" if path.ends_with("/password-reset") => {
+            let body = json!({ "send_email": false });
+            app.post_json(&concrete, Some(token), &body).await
+        }
         "post" => app.post_json(&concrete, Some(token), &json!({})).await,
         other => panic!("{other}"),
     };

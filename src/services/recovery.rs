@@ -1,0 +1,306 @@
+//! Account recovery and email verification: asking for a reset link, setting a new
+//! password with one, verifying an address, and an admin's reset.
+//!
+//! Asking for a reset does the same work whatever the address (one rate-limit count
+//! and one outbox row), so its answer and its timing say nothing about which accounts
+//! exist; the outbox worker looks the account up and sends, or not. Links carry a
+//! random token made when the mail is sent; the database keeps only its hash.
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::credentials::refresh::hash_token;
+use crate::db::Conn;
+use crate::domain::{Email, Password};
+use crate::error::{AppError, AppResult};
+use crate::mail::compose::link;
+use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::email_tokens::{self, NewEmailToken, RESET, VERIFY};
+use crate::models::outbox::{self, NewMail, EMAIL_VERIFICATION, PASSWORD_CHANGED, PASSWORD_RESET};
+use crate::models::users::{self, User};
+use crate::models::{login_failures, now, sessions};
+use crate::net::ClientInfo;
+use crate::secret::random_url_safe;
+use crate::services::{authorize, ratelimit, Caller};
+use crate::state::AppState;
+
+/// A link's token: 256 random bits, URL-safe.
+pub fn new_link_token() -> String {
+    random_url_safe(32)
+}
+
+/// Makes a token for `user` and `purpose`, stores its hash (voiding the user's earlier
+/// ones of that purpose), and returns it with its expiry.
+pub fn issue_token(
+    conn: &mut Conn,
+    user: &User,
+    purpose: &str,
+    ttl_secs: u64,
+    at: NaiveDateTime,
+) -> AppResult<(String, NaiveDateTime)> {
+    let token = new_link_token();
+    let expires_at = at + Duration::seconds(ttl_secs as i64);
+    email_tokens::create(
+        conn,
+        &NewEmailToken {
+            user_id: user.id,
+            purpose,
+            token_hash: &hash_token(&token),
+            email: &user.email,
+            password_version: user.password_version,
+            created_at: at,
+            expires_at,
+        },
+    )?;
+    Ok((token, expires_at))
+}
+
+/// Queues a mail when email is configured (in the caller's transaction).
+pub fn queue_if_on(
+    conn: &mut Conn,
+    on: bool,
+    kind: &str,
+    user: &User,
+    ip: Option<&str>,
+    at: NaiveDateTime,
+) -> AppResult<bool> {
+    if !on {
+        return Ok(false);
+    }
+    let mail = NewMail {
+        kind,
+        user_id: Some(user.id),
+        to_addr: &user.email,
+        ip,
+    };
+    outbox::enqueue(conn, &mail, at)?;
+    Ok(true)
+}
+
+/// `POST /auth/password-reset`: 202 for every well-formed address; the per-client
+/// limit answers 429, the same for every address.
+pub async fn request_reset(state: &AppState, email: Email, client: &ClientInfo) -> AppResult<()> {
+    state.require_mail()?;
+    let auth = &state.settings.auth;
+    let (max, window) = (
+        auth.login_max_failures,
+        Duration::seconds(auth.login_window_secs as i64),
+    );
+    let key = format!("password-reset:{}", client.lockout_key());
+    let ip = client.ip.clone();
+    state
+        .db
+        .transaction(move |conn| {
+            let at = now();
+            ratelimit::hit(conn, &key, max, window, at)?;
+            let mail = NewMail {
+                kind: PASSWORD_RESET,
+                user_id: None,
+                to_addr: email.as_str(),
+                ip: ip.as_deref(),
+            };
+            outbox::enqueue(conn, &mail, at)?;
+            Ok(())
+        })
+        .await?;
+    state.mail_queued(PASSWORD_RESET);
+    Ok(())
+}
+
+/// `POST /auth/password-reset/confirm`: sets the password, bumps the password version,
+/// revokes every session, clears the lockout and marks the address verified.
+pub async fn confirm_reset(state: &AppState, token: String, new_password: String) -> AppResult<()> {
+    let hash = hash_token(&token);
+    let lookup = hash.clone();
+    let found = state
+        .db
+        .run(move |conn| Ok(email_tokens::find(conn, RESET, &lookup)?))
+        .await?;
+    if !found.is_some_and(|t| t.is_usable(now())) {
+        return Err(AppError::InvalidResetToken);
+    }
+    // A weak password is refused before the token is touched: it stays usable.
+    let password = Password::parse(new_password)?;
+    let password_hash = state.hasher.hash(password).await?;
+    let mail_on = state.mailer.is_some();
+    let queued = state
+        .change(move |tx| {
+            let at = now();
+            let token = email_tokens::find(tx, RESET, &hash)?.ok_or(AppError::InvalidResetToken)?;
+            let user = match users::lock(tx, token.user_id)? {
+                Some(u)
+                    if !u.disabled
+                        && u.email == token.email
+                        && u.password_version == token.password_version =>
+                {
+                    u
+                }
+                _ => return Err(AppError::InvalidResetToken),
+            };
+            if email_tokens::consume(tx, token.id, at)? == 0 {
+                return Err(AppError::InvalidResetToken);
+            }
+            if users::set_password(tx, user.id, &password_hash, user.password_version, at)? == 0 {
+                return Err(AppError::InvalidResetToken);
+            }
+            sessions::revoke_all_for_user(tx, user.id, None, at)?;
+            login_failures::clear_email(tx, &user.email)?;
+            users::set_email_verified(tx, user.id, at)?;
+            email_tokens::void_all(tx, user.id, RESET)?;
+            let queued = queue_if_on(tx, mail_on, PASSWORD_CHANGED, &user, None, at)?;
+            audit::record(
+                tx,
+                NewAuditEvent::new(action::PASSWORD_RESET, at)
+                    .actor(user.id)
+                    .target(user.id),
+            )?;
+            Ok(queued)
+        })
+        .await?;
+    if queued {
+        state.mail_queued(PASSWORD_CHANGED);
+    }
+    Ok(())
+}
+
+/// `POST /api/profile/email-verification`: queues a verification mail to the caller.
+pub async fn send_verification(state: &AppState, caller: &Caller) -> AppResult<()> {
+    state.require_mail()?;
+    let (uid, ip) = (caller.user_id, caller.client.ip.clone());
+    state
+        .db
+        .transaction(move |conn| {
+            // The row lock makes "already queued?" and the insert one step.
+            let user = users::lock(conn, uid)?.ok_or(AppError::InvalidToken)?;
+            if user.email_verified {
+                return Err(AppError::AlreadyVerified);
+            }
+            // One waiting mail per account, however often the button is pressed.
+            if !outbox::is_queued(conn, EMAIL_VERIFICATION, uid)? {
+                queue_if_on(conn, true, EMAIL_VERIFICATION, &user, ip.as_deref(), now())?;
+            }
+            Ok(())
+        })
+        .await?;
+    state.mail_queued(EMAIL_VERIFICATION);
+    Ok(())
+}
+
+/// `POST /auth/email-verification/confirm`: the address the link was sent to is
+/// verified, if it is still the account's.
+pub async fn confirm_verification(state: &AppState, token: String) -> AppResult<()> {
+    let hash = hash_token(&token);
+    state
+        .change(move |tx| {
+            let at = now();
+            let token =
+                email_tokens::find(tx, VERIFY, &hash)?.ok_or(AppError::InvalidVerificationToken)?;
+            let user = match users::lock(tx, token.user_id)? {
+                Some(u) if u.email == token.email => u,
+                _ => return Err(AppError::InvalidVerificationToken),
+            };
+            if email_tokens::consume(tx, token.id, at)? == 0 {
+                return Err(AppError::InvalidVerificationToken);
+            }
+            users::set_email_verified(tx, user.id, at)?;
+            audit::record(
+                tx,
+                NewAuditEvent::new(action::EMAIL_VERIFIED, at)
+                    .actor(user.id)
+                    .target(user.id)
+                    .detail(serde_json::json!({ "email": user.email })),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// What an admin's reset produced.
+pub enum AdminReset {
+    /// A reset mail is queued.
+    Mailed,
+    /// A link for the admin to hand over.
+    Link {
+        link: String,
+        expires_at: NaiveDateTime,
+    },
+}
+
+/// `POST /api/admin/users/{id}/password-reset`. The caller must hold every permission
+/// of the user's role: a reset link is the account.
+pub async fn admin_reset(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    send_email: bool,
+) -> AppResult<AdminReset> {
+    if send_email {
+        state.require_mail()?;
+    }
+    let (metrics, who) = (state.metrics.clone(), caller.clone());
+    let ttl = state.settings.auth.reset_token_ttl_secs;
+    let template = state.settings.email.reset_link.clone();
+    let result = state
+        .db
+        .transaction(move |conn| {
+            let at = now();
+            let user = users::lock(conn, id)?.ok_or(AppError::NotFound("user"))?;
+            let held = crate::models::roles::permissions(conn, &user.role)?;
+            authorize(&metrics, &who, held.iter().map(String::as_str))?;
+            let delivery = if send_email { "email" } else { "link" };
+            audit::record(
+                conn,
+                NewAuditEvent::new(action::PASSWORD_RESET_REQUESTED, at)
+                    .actor(who.user_id)
+                    .target(user.id)
+                    .ip(who.client.ip.as_deref())
+                    .detail(serde_json::json!({ "delivery": delivery })),
+            )?;
+            if send_email {
+                queue_if_on(
+                    conn,
+                    true,
+                    PASSWORD_RESET,
+                    &user,
+                    who.client.ip.as_deref(),
+                    at,
+                )?;
+                return Ok(AdminReset::Mailed);
+            }
+            let (token, expires_at) = issue_token(conn, &user, RESET, ttl, at)?;
+            Ok(AdminReset::Link {
+                link: link(&template, &token),
+                expires_at,
+            })
+        })
+        .await?;
+    if let AdminReset::Mailed = result {
+        state.mail_queued(PASSWORD_RESET);
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_link_token;
+    use crate::credentials::refresh::hash_token;
+
+    #[test]
+    fn link_tokens_carry_256_random_bits_in_url_safe_text() {
+        let a = new_link_token();
+        // 32 bytes in unpadded base64url.
+        assert_eq!(a.len(), 43, "{a}");
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_ne!(a, new_link_token());
+    }
+
+    #[test]
+    fn only_the_hash_of_a_link_token_is_kept_and_it_never_shows_the_token() {
+        let t = new_link_token();
+        let h = hash_token(&t);
+        assert_eq!(h, hash_token(&t));
+        assert!(!h.contains(&t));
+        assert_ne!(h, hash_token(&new_link_token()));
+    }
+}
