@@ -14,7 +14,7 @@ use crate::models::audit::AuditFilter;
 use crate::models::users::UserFilter;
 use crate::routes::params::{page_request, required, text, timestamp};
 use crate::routes::views::{Accepted, AuditPage, ResetLinkView, StatsView, UserPage, UserView};
-use crate::routes::{JsonBody, OptionalJsonBody};
+use crate::routes::{JsonBody, OptionalObjectBody};
 use crate::services::accounts::{create_user as create, Creator};
 use crate::services::recovery::{self, AdminReset};
 use crate::services::users::{self as service, UserPatch};
@@ -353,7 +353,7 @@ pub async fn password_reset(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i64>,
-    body: OptionalJsonBody<AdminPasswordReset>,
+    body: OptionalObjectBody<AdminPasswordReset>,
 ) -> AppResult<HttpResponse> {
     let send_email = body.0.and_then(|b| b.send_email).unwrap_or(true);
     match recovery::admin_reset(&state, &caller, id.into_inner(), send_email).await? {

@@ -128,12 +128,18 @@ fn object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, actix_web:
     })
 }
 
-/// An optional [`JsonBody`]: no body at all, or JSON `null`, is `None`; any other body
-/// must be a valid one (`Option<web::Json<_>>` would silently turn a bad body into
-/// `None`).
-pub struct OptionalJsonBody<T>(pub Option<T>);
+/// An optional [`JsonBody`]: no body at all is `None`, and so is JSON `null` unless
+/// `NULL_IS_ABSENT` is false (logout has always taken `null` for "no body"; newer
+/// routes refuse it, as their documents say); any other body must be a valid one
+/// (`Option<web::Json<_>>` would silently turn a bad body into `None`).
+pub struct OptionalJsonBody<T, const NULL_IS_ABSENT: bool = true>(pub Option<T>);
 
-impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+/// An optional body that, when sent, must be a JSON object (`null` is a 400).
+pub type OptionalObjectBody<T> = OptionalJsonBody<T, false>;
+
+impl<T: DeserializeOwned + 'static, const NULL_IS_ABSENT: bool> FromRequest
+    for OptionalJsonBody<T, NULL_IS_ABSENT>
+{
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
 
@@ -151,7 +157,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
         let body = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
             match body.await?.into_inner() {
-                serde_json::Value::Null => Ok(OptionalJsonBody(None)),
+                serde_json::Value::Null if NULL_IS_ABSENT => Ok(OptionalJsonBody(None)),
                 value => object(value).map(|v| OptionalJsonBody(Some(v))),
             }
         })

@@ -25,6 +25,7 @@ use crate::auth::bearer_auth;
 pub use docs::{openapi_document, openapi_document_with, ApiDoc};
 pub use extract::{
     fallback_error_handlers, json_config, path_config, query_config, JsonBody, OptionalJsonBody,
+    OptionalObjectBody,
 };
 pub use methods::{no_route, RouteTable};
 
