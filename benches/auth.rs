@@ -7,6 +7,7 @@ use std::hint::black_box;
 
 use turnstile::auth::middleware::authenticate_token;
 use turnstile::credentials::TokenService;
+use turnstile::domain::Amr;
 use turnstile::domain::{Email, Password};
 use turnstile::net::ClientInfo;
 use turnstile::secret::Secret;
@@ -31,12 +32,12 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("access_token_issue", |b| {
         b.iter(|| {
             service
-                .issue(black_box(42), "user", 1, "session-id", None)
+                .issue(black_box(42), "user", 1, "session-id", Amr::Password, None)
                 .unwrap()
         })
     });
     let token = service
-        .issue(42, "user", 1, "session-id", None)
+        .issue(42, "user", 1, "session-id", Amr::Password, None)
         .unwrap()
         .token;
     c.bench_function("access_token_verify", |b| {

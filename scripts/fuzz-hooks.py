@@ -5,8 +5,9 @@ Authorization`). A few requests would destroy that token, after which every late
 request only gets 401 and the run silently stops testing anything. These hooks keep
 those operations fuzzed without letting them hit the run's own credentials:
 
-* Main pass: PATCH/DELETE /api/admin/users/{id} and
-  POST /api/admin/users/{id}/revoke-sessions with {id} = the fuzzing admin's own id get
+* Main pass: PATCH/DELETE /api/admin/users/{id},
+  POST /api/admin/users/{id}/revoke-sessions and DELETE /api/admin/users/{id}/mfa
+  (which revokes the user's sessions) with {id} = the fuzzing admin's own id get
   an id that is no user's instead (`map_case`, which every phase applies). Demoting,
   disabling or deleting that admin, or revoking its sessions, ends the run's session;
   `last_admin` protects it only until the run has created a second admin through
@@ -52,6 +53,7 @@ ADMIN_ID_GUARDED = {
     ("PATCH", "/api/admin/users/{id}"),
     ("DELETE", "/api/admin/users/{id}"),
     ("POST", "/api/admin/users/{id}/revoke-sessions"),
+    ("DELETE", "/api/admin/users/{id}/mfa"),
 }
 # Its {id} must never be the run's own session.
 SESSION_DELETE = ("DELETE", "/api/sessions/{id}")

@@ -49,7 +49,8 @@
 # allow_header_conformance, use_after_free, ensure_resource_availability,
 # object_level_authorization). scripts/fuzz.toml lets three operations answer 422 to
 # schema-valid data that names a role nobody has defined (no schema can list which
-# role names exist). Any 500 or panic in the server log also fails the run.
+# role names exist), and three MFA operations answer 422 to a well-formed code that
+# is not the current one. Any 500 or panic in the server log also fails the run.
 #
 # Environment:
 #   FUZZ_SKIP_BUILD=1      use the existing target/release/turnstile

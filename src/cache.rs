@@ -195,6 +195,7 @@ mod tests {
             updated_at: now,
             last_login_at: None,
             email_verified: false,
+            mfa_enabled: false,
         })
     }
 

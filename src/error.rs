@@ -15,6 +15,26 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// The 401 of `POST /auth/login`: the error envelope, and with `mfa_required` (the
+/// right password for an account with a second factor) the token that continues the
+/// login at `POST /auth/mfa`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LoginRefusal {
+    /// `invalid_credentials`, `account_disabled` or `mfa_required`.
+    #[schema(value_type = ErrorCode)]
+    pub error: &'static str,
+    pub message: String,
+    /// With `mfa_required` only: send it with a code to `POST /auth/mfa`; single use.
+    /// Absent otherwise, never null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
+    pub mfa_token: Option<String>,
+    /// With `mfa_required` only: seconds the `mfa_token` stays valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = i64, required = false)]
+    pub expires_in: Option<i64>,
+}
+
 /// Every `error` code the server sends (the OpenAPI document's enum of them).
 #[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -45,6 +65,11 @@ pub enum ErrorCode {
     InvalidVerificationToken,
     AlreadyVerified,
     EmailNotVerified,
+    MfaRequired,
+    InvalidMfaCode,
+    InvalidMfaToken,
+    MfaAlreadyEnabled,
+    NoEnrollment,
     PayloadTooLarge,
     UnsupportedMediaType,
     TooManyAttempts,
@@ -96,6 +121,27 @@ pub enum AppError {
     AlreadyVerified,
     #[error("verify your email address before signing in")]
     EmailNotVerified,
+    /// The right password for an account with a second factor: the login continues
+    /// at `POST /auth/mfa` with this token (401, and the token in the body).
+    #[error("a second factor is required: send a code with the mfa_token to /auth/mfa")]
+    MfaChallenge { mfa_token: String, expires_in: i64 },
+    /// A permission-guarded route, `ADMIN_REQUIRES_MFA`, and a session without a second
+    /// factor (403).
+    #[error("this requires a session that passed a second factor")]
+    MfaRequired,
+    /// A code that is not the enrolled secret's current one nor an unused recovery
+    /// code, when managing MFA (422).
+    #[error("the code is wrong, expired or already used")]
+    InvalidMfaCode,
+    /// The same at the second step of a login, where it counts as a failed login (401).
+    #[error("the code is wrong, expired or already used")]
+    MfaCodeRejected,
+    #[error("the mfa_token is invalid, expired or already used")]
+    InvalidMfaToken,
+    #[error("multi-factor authentication is already on")]
+    MfaAlreadyEnabled,
+    #[error("no enrollment was started")]
+    NoEnrollment,
     #[error("the request conflicts with the current state")]
     Conflict,
     #[error("the request body is too large")]
@@ -140,6 +186,11 @@ impl AppError {
             AppError::InvalidVerificationToken => "invalid_verification_token",
             AppError::AlreadyVerified => "already_verified",
             AppError::EmailNotVerified => "email_not_verified",
+            AppError::MfaChallenge { .. } | AppError::MfaRequired => "mfa_required",
+            AppError::InvalidMfaCode | AppError::MfaCodeRejected => "invalid_mfa_code",
+            AppError::InvalidMfaToken => "invalid_mfa_token",
+            AppError::MfaAlreadyEnabled => "mfa_already_enabled",
+            AppError::NoEnrollment => "no_enrollment",
             AppError::Conflict => "conflict",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
@@ -169,8 +220,14 @@ impl ResponseError for AppError {
             | AppError::InvalidToken
             | AppError::InvalidRefreshToken
             | AppError::InvalidResetToken
-            | AppError::InvalidVerificationToken => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden | AppError::EmailNotVerified => StatusCode::FORBIDDEN,
+            | AppError::InvalidVerificationToken
+            | AppError::MfaChallenge { .. }
+            | AppError::MfaCodeRejected
+            | AppError::InvalidMfaToken => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden | AppError::EmailNotVerified | AppError::MfaRequired => {
+                StatusCode::FORBIDDEN
+            }
+            AppError::InvalidMfaCode => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::EmailNotConfigured => StatusCode::NOT_IMPLEMENTED,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -180,6 +237,8 @@ impl ResponseError for AppError {
             | AppError::BuiltinRole
             | AppError::RoleInUse
             | AppError::AlreadyVerified
+            | AppError::MfaAlreadyEnabled
+            | AppError::NoEnrollment
             | AppError::Conflict => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -220,6 +279,18 @@ impl ResponseError for AppError {
                 res.insert_header((header::ALLOW, allow.as_str()));
             }
             _ => {}
+        }
+        if let AppError::MfaChallenge {
+            mfa_token,
+            expires_in,
+        } = self
+        {
+            return res.json(LoginRefusal {
+                error: self.code(),
+                message: self.public_message(),
+                mfa_token: Some(mfa_token.clone()),
+                expires_in: Some(*expires_in),
+            });
         }
         res.json(ErrorBody {
             error: self.code(),
@@ -312,6 +383,11 @@ mod tests {
             InvalidVerificationToken,
             AlreadyVerified,
             EmailNotVerified,
+            MfaRequired,
+            InvalidMfaCode,
+            InvalidMfaToken,
+            MfaAlreadyEnabled,
+            NoEnrollment,
             PayloadTooLarge,
             UnsupportedMediaType,
             TooManyAttempts,
@@ -354,6 +430,13 @@ mod tests {
             | AppError::InvalidVerificationToken
             | AppError::AlreadyVerified
             | AppError::EmailNotVerified
+            | AppError::MfaChallenge { .. }
+            | AppError::MfaRequired
+            | AppError::InvalidMfaCode
+            | AppError::MfaCodeRejected
+            | AppError::InvalidMfaToken
+            | AppError::MfaAlreadyEnabled
+            | AppError::NoEnrollment
             | AppError::PayloadTooLarge
             | AppError::UnsupportedMediaType
             | AppError::TooManyAttempts { .. }
@@ -388,6 +471,16 @@ mod tests {
             AppError::InvalidVerificationToken,
             AppError::AlreadyVerified,
             AppError::EmailNotVerified,
+            AppError::MfaChallenge {
+                mfa_token: "t".into(),
+                expires_in: 300,
+            },
+            AppError::MfaRequired,
+            AppError::InvalidMfaCode,
+            AppError::MfaCodeRejected,
+            AppError::InvalidMfaToken,
+            AppError::MfaAlreadyEnabled,
+            AppError::NoEnrollment,
             AppError::PayloadTooLarge,
             AppError::UnsupportedMediaType,
             AppError::TooManyAttempts {

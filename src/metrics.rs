@@ -25,6 +25,9 @@ pub struct Metrics {
     pub lockouts: IntCounter,
     /// Authorisation refusals, by the permission that was missing.
     pub authz_denied: IntCounterVec,
+    /// Second-factor checks by outcome (`totp`, `recovery_code`, `invalid_code`,
+    /// `invalid_token`, `locked`).
+    pub second_factor: IntCounterVec,
     /// Mails by kind and outcome (`queued`, `sent`, `failed`, `suppressed`).
     pub mails: IntCounterVec,
     /// Mails in the outbox not yet delivered nor given up, as last seen by the worker.
@@ -89,6 +92,13 @@ impl Metrics {
             lockouts: register(
                 r,
                 IntCounter::new("lockouts_total", "Accounts or IPs locked out")?,
+            ),
+            second_factor: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new("second_factor_total", "Second-factor checks by outcome"),
+                    &["outcome"],
+                )?,
             ),
             mails: register(
                 r,

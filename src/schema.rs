@@ -12,6 +12,7 @@ diesel::table! {
         updated_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
         email_verified -> Bool,
+        mfa_enabled -> Bool,
     }
 }
 
@@ -26,6 +27,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
         revoked_at -> Nullable<Timestamp>,
+        amr -> Text,
     }
 }
 
@@ -118,12 +120,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_secrets (user_id) {
+        user_id -> BigInt,
+        secret_sealed -> Text,
+        confirmed -> Bool,
+        last_step -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (user_id) {
+        user_id -> BigInt,
+        token_hash -> Text,
+        password_version -> Integer,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(role_permissions -> roles (role));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     email_tokens,
+    mfa_challenges,
+    recovery_codes,
+    totp_secrets,
     outbox,
     rate_events,
     roles,

@@ -196,6 +196,10 @@ pub struct AuthSettings {
     /// Refuse login (403 `email_not_verified`) to accounts whose address is not verified.
     #[serde(default)]
     pub require_verified_email: bool,
+    /// Every permission-guarded route answers 403 `mfa_required` to a session that did
+    /// not pass a second factor.
+    #[serde(default)]
+    pub admin_requires_mfa: bool,
 }
 
 fn default_reset_ttl() -> u64 {

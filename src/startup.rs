@@ -14,6 +14,8 @@ use utoipa_actix_web::AppExt;
 use crate::cache::AuthCache;
 use crate::changes::{self, Listener};
 use crate::credentials::hashpool::HashPool;
+use crate::credentials::sealed::Sealer;
+use crate::credentials::totp;
 use crate::credentials::{Hasher, TokenService};
 use crate::db::{Db, DbInitError, Migrations};
 use crate::mail::Mailer;
@@ -159,6 +161,10 @@ impl Application {
             cache,
             metrics: Arc::new(Metrics::new().map_err(|e| StartupError::Other(e.to_string()))?),
             tokens: TokenService::new(&settings.auth),
+            totp_sealer: Arc::new(Sealer::new(
+                &settings.auth.jwt_secret,
+                totp::SEALING_PURPOSE,
+            )),
             hasher,
             trusted_proxies: settings.trusted_proxies(),
             mailer: mailer.map(Arc::new),

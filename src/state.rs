@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::cache::AuthCache;
+use crate::credentials::sealed::Sealer;
 use crate::credentials::{Hasher, TokenService};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
@@ -23,6 +24,8 @@ pub struct AppState {
     pub hasher: Hasher,
     pub settings: Arc<Settings>,
     pub trusted_proxies: Vec<IpAddr>,
+    /// Seals TOTP secrets at rest (a key derived from the server secret).
+    pub totp_sealer: Arc<Sealer>,
     /// The SMTP mailer, when email is configured.
     pub mailer: Option<Arc<Mailer>>,
     /// Wakes the outbox worker after a mail was queued (it also polls).

@@ -53,7 +53,10 @@ fn a_v1_sqlite_database_keeps_every_user_role_session_and_token() {
     }
     let db = Db::connect(&settings(&format!("sqlite://{}", path.display()))).unwrap();
     let applied = db.migrate().unwrap();
-    assert!(!applied.is_empty(), "the roles and email migrations ran");
+    assert!(
+        !applied.is_empty(),
+        "the roles, email and MFA migrations ran"
+    );
     let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
     conn.batch_execute("PRAGMA foreign_keys = ON;").unwrap();
     verify_sqlite(&mut conn);
@@ -81,6 +84,8 @@ const GHOST: &str = "INSERT INTO users (email, password_hash, role, disabled, pa
                      VALUES ('ghost@example.com', 'x', 'ghost', false, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')";
 /// Accounts from before email existed: their addresses were never verified.
 const UNVERIFIED: &str = "SELECT count(*) AS n FROM users WHERE NOT email_verified";
+/// Sessions from before MFA passed a password alone; nobody has a second factor yet.
+const PASSWORD_ONLY: &str = "SELECT count(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.amr = 'pwd' AND NOT u.mfa_enabled";
 const ADMIN_PERMISSIONS: &str =
     "SELECT count(*) AS n FROM role_permissions WHERE role = 'admin' AND permission = '*'";
 
@@ -178,6 +183,11 @@ fn a_v1_postgres_database_keeps_every_user_role_session_and_token() {
         assert_eq!(n(TOKENS), 1);
         assert_eq!(n(ADMIN_PERMISSIONS), 1);
         assert_eq!(n(UNVERIFIED), 3, "existing addresses start unverified");
+        assert_eq!(
+            n(PASSWORD_ONLY),
+            1,
+            "existing sessions passed a password alone"
+        );
         assert!(diesel::sql_query(GHOST).execute(&mut conn).is_err());
     }
     diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))

@@ -14,6 +14,7 @@ export const user: S["UserView"] = {
   role: "user",
   disabled: false,
   email_verified: false,
+  mfa_enabled: false,
   created_at: "2026-01-01T00:00:00Z",
   updated_at: "2026-01-01T00:00:00Z",
   last_login_at: null,
@@ -25,6 +26,7 @@ export const userWithoutLastLogin: S["UserView"] = {
   role: "user",
   disabled: false,
   email_verified: false,
+  mfa_enabled: false,
   created_at: "",
   updated_at: "",
 };
@@ -152,7 +154,30 @@ export async function calls(): Promise<void> {
   if (error) {
     const code: S["ErrorCode"] = error.error;
     void code;
+    // With mfa_required the login goes on at /auth/mfa with the token it carries.
+    if ("mfa_token" in error && error.mfa_token !== undefined) {
+      const seconds: number | undefined = error.expires_in;
+      const next = await client.POST("/auth/mfa", { body: { mfa_token: error.mfa_token, code: "123456" } });
+      if (next.data) {
+        const access: string = next.data.access_token;
+        void [seconds, access];
+      }
+    }
   }
+  // MFA enrollment: a secret and its URI, then ten recovery codes.
+  const enrolled = await client.POST("/api/profile/mfa/totp", {});
+  if (enrolled.data) {
+    const uri: string = enrolled.data.otpauth_uri;
+    const secret: string = enrolled.data.secret;
+    void [uri, secret];
+  }
+  const confirmed = await client.POST("/api/profile/mfa/totp/confirm", { body: { code: "123456" } });
+  if (confirmed.data) {
+    const codes: string[] = confirmed.data.recovery_codes;
+    void codes;
+  }
+  // @ts-expect-error turning MFA off takes the password too
+  await client.POST("/api/profile/mfa/disable", { body: { code: "123456" } });
   const page = await client.GET("/api/admin/users/{id}", { params: { path: { id: 7 } } });
   if (page.data) {
     const lastLogin: string | null = page.data.last_login_at;

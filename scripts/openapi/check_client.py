@@ -14,7 +14,9 @@ from turnstile_client.models import (  # noqa: E402
     AuditPage,
     ErrorBody,
     ErrorCode,
+    LoginRefusal,
     ProfileView,
+    RecoveryCodesView,
     RoleView,
     TokenPairView,
     UserView,
@@ -27,6 +29,7 @@ USER = {
     "role": "user",
     "disabled": False,
     "email_verified": False,
+    "mfa_enabled": False,
     "created_at": "2026-01-01T00:00:00Z",
     "updated_at": "2026-01-01T00:00:00Z",
     "last_login_at": None,
@@ -72,6 +75,17 @@ assert isinstance(page.items[0], AuditEventView)
 
 error = ErrorBody.from_dict({"error": "too_many_attempts", "message": "try again later"})
 assert error.error == ErrorCode.TOO_MANY_ATTEMPTS
+
+# Login's 401 is the envelope, with the second step's token when MFA is on.
+refusal = LoginRefusal.from_dict(
+    {"error": "mfa_required", "message": "a code is needed", "mfa_token": "t", "expires_in": 300}
+)
+assert refusal.error == ErrorCode.MFA_REQUIRED and refusal.mfa_token == "t"
+assert refusal.expires_in == 300
+plain = LoginRefusal.from_dict({"error": "invalid_credentials", "message": "no"})
+assert plain.mfa_token is UNSET
+codes = RecoveryCodesView.from_dict({"recovery_codes": ["abcd-efgh-ijkl-mnop"] * 10})
+assert len(codes.recovery_codes) == 10
 
 # The logout body is optional: callable without one.
 for fn in (logout.sync_detailed, logout.asyncio_detailed):

@@ -17,7 +17,7 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::auth::bearer::BearerToken;
 use crate::cache::{RoleTable, SessionState};
-use crate::domain::{PermissionSet, RoleName};
+use crate::domain::{Amr, PermissionSet, RoleName};
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::models::users::User;
@@ -36,6 +36,8 @@ pub struct AuthUser {
     /// What the role grants (`*` for `admin`).
     pub permissions: Arc<PermissionSet>,
     pub session_id: String,
+    /// How the session was authenticated (the token's `amr` claim).
+    pub amr: Amr,
     /// The user's row as the middleware found it (cache or database).
     pub user: Arc<User>,
 }
@@ -124,6 +126,7 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUse
         role: user.role(),
         permissions,
         session_id: claims.sid.clone(),
+        amr: Amr::from_claim(&claims.amr),
         user,
     })
 }
@@ -169,7 +172,9 @@ impl FromRequest for AuthUser {
 /// A guard for a route or scope behind [`bearer_auth`]: the caller's role must grant
 /// `permission` (`*` grants all), checked against the role's current permissions;
 /// otherwise 403 `forbidden` (and the refusal is counted by permission in
-/// `turnstile_authz_denied_total`). Outside `bearer_auth` it fails closed (401).
+/// `turnstile_authz_denied_total`). With `APP__AUTH__ADMIN_REQUIRES_MFA`, the session
+/// must also have passed a second factor, otherwise 403 `mfa_required`. Outside
+/// `bearer_auth` it fails closed (401).
 ///
 /// ```ignore
 /// #[get("/notes", wrap = "require_permission(\"notes:read\")")]
@@ -253,16 +258,21 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let allowed = req
-            .extensions()
-            .get::<AuthUser>()
-            .map(|u| self.needed.met_by(u));
+        let mfa_needed = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|s| s.settings.auth.admin_requires_mfa);
+        let allowed = req.extensions().get::<AuthUser>().map(|u| {
+            let second_factor = !mfa_needed || u.amr.has_second_factor();
+            (self.needed.met_by(u), second_factor)
+        });
         let refusal = match allowed {
-            Some(true) => {
+            Some((true, true)) => {
                 let answer = self.service.call(req);
                 return Box::pin(async move { Ok(answer.await?.map_into_left_body()) });
             }
-            Some(false) => {
+            // Held, but `ADMIN_REQUIRES_MFA` and this session passed no second factor.
+            Some((true, false)) => AppError::MfaRequired,
+            Some((false, _)) => {
                 if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
                     let label = self.needed.label();
                     metrics.authz_denied.with_label_values(&[label]).inc();

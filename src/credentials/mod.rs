@@ -1,10 +1,13 @@
 //! Credential primitives, free of HTTP and of the database: access tokens (JWTs),
-//! opaque refresh tokens, and password hashing on its own bounded pool.
+//! opaque refresh tokens, password hashing on its own bounded pool, second factors
+//! (TOTP, recovery codes), and sealing secrets kept at rest.
 
 pub mod hashpool;
 pub mod passwords;
 pub mod refresh;
+pub mod sealed;
 pub mod tokens;
+pub mod totp;
 
 pub use passwords::Hasher;
 pub use tokens::{Claims, IssuedToken, TokenService};

@@ -7,6 +7,7 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
 use crate::secret::new_id;
 use crate::settings::AuthSettings;
@@ -29,6 +30,9 @@ pub struct Claims {
     pub exp: i64,
     pub iss: String,
     pub aud: String,
+    /// RFC 8176 methods: `["pwd"]`, or `["pwd", "otp"]` after a second factor.
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 impl Claims {
@@ -92,6 +96,7 @@ impl TokenService {
         role: &str,
         version: i32,
         session_id: &str,
+        amr: Amr,
         not_after: Option<i64>,
     ) -> AppResult<IssuedToken> {
         let now = Utc::now().timestamp();
@@ -110,6 +115,7 @@ impl TokenService {
             exp,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            amr: amr.claim(),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(TOKEN_TYPE.into());
@@ -176,6 +182,7 @@ mod tests {
             reset_token_ttl_secs: 3600,
             verify_token_ttl_secs: 86400,
             require_verified_email: false,
+            admin_requires_mfa: false,
         }
     }
 
@@ -204,15 +211,22 @@ mod tests {
     #[test]
     fn issued_tokens_verify_and_carry_their_claims() {
         let svc = TokenService::new(&settings());
-        let t = svc.issue(42, "admin", 3, "sess", None).unwrap();
+        let t = svc
+            .issue(42, "admin", 3, "sess", Amr::Password, None)
+            .unwrap();
         assert_eq!(t.expires_in, 900);
         let c = svc.verify(&t.token).unwrap();
         assert_eq!(
             (c.user_id(), c.role.as_str(), c.ver, c.sid.as_str()),
             (Some(42), "admin", 3, "sess")
         );
+        assert_eq!(c.amr, vec!["pwd"]);
         let header = jsonwebtoken::decode_header(&t.token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        let otp = svc
+            .issue(42, "admin", 3, "sess", Amr::PasswordAndOtp, None)
+            .unwrap();
+        assert_eq!(svc.verify(&otp.token).unwrap().amr, vec!["pwd", "otp"]);
     }
 
     #[test]

@@ -36,6 +36,12 @@ pub mod action {
     pub const PASSWORD_RESET: &str = "password_reset";
     pub const EMAIL_VERIFICATION_SENT: &str = "email_verification_sent";
     pub const EMAIL_VERIFIED: &str = "email_verified";
+    pub const MFA_ENABLED: &str = "mfa_enabled";
+    pub const MFA_DISABLED: &str = "mfa_disabled";
+    /// A wrong second-factor code (login, or managing MFA).
+    pub const MFA_FAILURE: &str = "mfa_failure";
+    pub const RECOVERY_CODE_USED: &str = "recovery_code_used";
+    pub const RECOVERY_CODES_REGENERATED: &str = "recovery_codes_regenerated";
 
     /// Every action above.
     pub const ALL: &[&str] = &[
@@ -64,6 +70,11 @@ pub mod action {
         PASSWORD_RESET,
         EMAIL_VERIFICATION_SENT,
         EMAIL_VERIFIED,
+        MFA_ENABLED,
+        MFA_DISABLED,
+        MFA_FAILURE,
+        RECOVERY_CODE_USED,
+        RECOVERY_CODES_REGENERATED,
     ];
 }
 

@@ -2,9 +2,10 @@
 //! the record of them that keeps every instance's auth cache honest.
 //!
 //! The model functions that make such writes (`users::update`, `users::set_password`,
-//! `users::delete`, `users::touch_last_login`, `sessions::revoke`,
-//! `sessions::revoke_all_for_user`, `roles::create`, `roles::update`, `roles::delete`) take an [`AuthTx`] instead of a plain
-//! connection, and record their own [`Change`] as part of the write. An `AuthTx` is
+//! `users::set_email_verified`, `users::set_mfa_enabled`, `users::delete`,
+//! `users::touch_last_login`, `sessions::revoke`, `sessions::revoke_all_for_user`,
+//! `roles::create`, `roles::update`, `roles::delete`) take an [`AuthTx`] instead of a
+//! plain connection, and record their own [`Change`] as part of the write. An `AuthTx` is
 //! made only by [`track`], which publishes the changes to other instances from inside
 //! the transaction and hands them back for local invalidation after commit
 //! (`AppState::change` does both). So a new auth-state write cannot forget its

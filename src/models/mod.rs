@@ -5,11 +5,14 @@ pub mod auth_state;
 pub mod email_tokens;
 pub mod locks;
 pub mod login_failures;
+pub mod mfa_challenges;
 pub mod outbox;
 pub mod rate_events;
+pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod sessions;
+pub mod totp_secrets;
 pub mod users;
 
 use chrono::NaiveDateTime;

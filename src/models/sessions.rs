@@ -20,6 +20,8 @@ pub struct Session {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub revoked_at: Option<NaiveDateTime>,
+    /// How the session was authenticated (`Amr::as_str`).
+    pub amr: String,
 }
 
 impl Session {

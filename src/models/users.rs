@@ -22,6 +22,8 @@ pub struct User {
     pub updated_at: NaiveDateTime,
     pub last_login_at: Option<NaiveDateTime>,
     pub email_verified: bool,
+    /// A confirmed TOTP secret: login takes a second step.
+    pub mfa_enabled: bool,
 }
 
 impl User {
@@ -218,6 +220,20 @@ pub fn set_email_verified(tx: &mut AuthTx<'_>, id: i64, now: NaiveDateTime) -> Q
     .execute(&mut **tx)
 }
 
+/// Turns the second factor on or off: login reads it from the row, and the cached
+/// row shows it (`mfa_enabled` in the profile).
+pub fn set_mfa_enabled(
+    tx: &mut AuthTx<'_>,
+    id: i64,
+    enabled: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    tx.record(Change::User(id));
+    diesel::update(users::table.find(id))
+        .set((users::mfa_enabled.eq(enabled), users::updated_at.eq(now)))
+        .execute(&mut **tx)
+}
+
 /// The cached row shows `last_login_at` (`GET /api/profile`), so this is a change too.
 pub fn touch_last_login(tx: &mut AuthTx<'_>, id: i64, now: NaiveDateTime) -> QueryResult<usize> {
     tx.record(Change::User(id));
@@ -237,6 +253,7 @@ pub struct UserCounts {
     pub total: i64,
     pub admins: i64,
     pub disabled: i64,
+    pub mfa_enabled: i64,
 }
 
 pub fn counts(conn: &mut Conn) -> QueryResult<UserCounts> {
@@ -249,10 +266,15 @@ pub fn counts(conn: &mut Conn) -> QueryResult<UserCounts> {
         .filter(users::disabled.eq(true))
         .count()
         .get_result(conn)?;
+    let mfa_enabled = users::table
+        .filter(users::mfa_enabled.eq(true))
+        .count()
+        .get_result(conn)?;
     Ok(UserCounts {
         total,
         admins,
         disabled,
+        mfa_enabled,
     })
 }
 

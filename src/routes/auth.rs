@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::domain::{Email, Password};
-use crate::error::{AppResult, ErrorBody};
+use crate::error::{AppResult, ErrorBody, LoginRefusal};
 use crate::net::ClientInfo;
 use crate::routes::params::required;
 use crate::routes::views::{Accepted, TokenPairView, UserView};
@@ -54,7 +54,7 @@ pub async fn register(
     request_body = Credentials,
     responses(
         (status = 200, description = "Logged in", body = TokenPairView),
-        (status = 401, description = "`invalid_credentials` (same body whether or not the email exists) or `account_disabled`", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials` (same body whether or not the email exists), `account_disabled`, or `mfa_required`: the right password for an account with a second factor, with the `mfa_token` to send to `POST /auth/mfa`", body = LoginRefusal),
         (status = 403, description = "`email_not_verified`: the right password, but `REQUIRE_VERIFIED_EMAIL` is on and the address is not verified", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`; see `Retry-After`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until the lock lifts"))),

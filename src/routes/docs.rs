@@ -34,7 +34,8 @@ use crate::state::AppState;
         (name = "auth", description = "Registration, login, refresh, logout"),
         (name = "profile", description = "The caller's own account and sessions"),
         (name = "admin", description = "User management, audit trail and stats (each route needs its own permission)"),
-        (name = "roles", description = "Roles and permissions as data")
+        (name = "roles", description = "Roles and permissions as data"),
+        (name = "mfa", description = "Multi-factor authentication: TOTP enrollment, recovery codes, turning it off")
     )
 )]
 pub struct ApiDoc;
@@ -49,6 +50,7 @@ const NO_DATABASE: &[&str] = &[
 
 /// Operations that hash a password on the bounded bcrypt pool (503 `server_busy`).
 const HASHING: &[&str] = &[
+    "disableMfa",
     "register",
     "login",
     "changePassword",
@@ -165,7 +167,7 @@ impl Normalise {
         if let Some(permission) = permission {
             add(
                 "403",
-                &format!("`forbidden`: the caller's role lacks {permission}"),
+                &format!("`forbidden`: the caller's role lacks {permission}; `mfa_required`: `ADMIN_REQUIRES_MFA` is on and this session passed no second factor"),
                 &[],
             );
         }

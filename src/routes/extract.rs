@@ -266,6 +266,7 @@ impl FromRequest for Caller {
                 user_id: user.id,
                 session_id: user.session_id,
                 permissions: user.permissions,
+                amr: user.amr,
                 client: client_info(req),
             });
         ready(caller)

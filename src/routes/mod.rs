@@ -11,6 +11,7 @@ pub(crate) mod docs_page;
 mod extract;
 mod health;
 mod methods;
+mod mfa;
 pub mod params;
 mod profile;
 mod roles;
@@ -56,6 +57,7 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
                 .service(auth::request_password_reset)
                 .service(auth::confirm_password_reset)
                 .service(auth::confirm_email_verification)
+                .service(mfa::complete_login)
                 // Its own scope so the bearer middleware covers exactly this route.
                 .service(scope("/logout").wrap(bearer_auth()).service(auth::logout)),
         )
@@ -65,6 +67,10 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
                 .service(profile::get)
                 .service(profile::change_password)
                 .service(profile::send_email_verification)
+                .service(mfa::start)
+                .service(mfa::confirm)
+                .service(mfa::recovery_codes)
+                .service(mfa::disable)
                 .service(sessions::list)
                 .service(sessions::revoke)
                 .service(
@@ -77,6 +83,7 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
                         .service(admin::revoke_sessions)
                         .service(admin::unlock)
                         .service(admin::password_reset)
+                        .service(mfa::admin_reset)
                         .service(admin::audit)
                         .service(admin::stats)
                         .service(roles::list)

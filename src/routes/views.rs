@@ -30,6 +30,8 @@ pub struct UserView {
     pub disabled: bool,
     /// The address was confirmed (a verification link, a password reset, or an admin).
     pub email_verified: bool,
+    /// Login takes a second factor (TOTP or a recovery code).
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Null until the first login.
@@ -45,6 +47,7 @@ impl From<&User> for UserView {
             role: u.role.clone(),
             disabled: u.disabled,
             email_verified: u.email_verified,
+            mfa_enabled: u.mfa_enabled,
             created_at: utc(u.created_at),
             updated_at: utc(u.updated_at),
             last_login_at: u.last_login_at.map(utc),
@@ -61,6 +64,7 @@ pub struct ProfileView {
     pub role: String,
     pub disabled: bool,
     pub email_verified: bool,
+    pub mfa_enabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Null until the first login.
@@ -78,6 +82,7 @@ impl ProfileView {
             role: u.role.clone(),
             disabled: u.disabled,
             email_verified: u.email_verified,
+            mfa_enabled: u.mfa_enabled,
             created_at: utc(u.created_at),
             updated_at: utc(u.updated_at),
             last_login_at: u.last_login_at.map(utc),
@@ -279,6 +284,11 @@ pub enum AuditAction {
     PasswordReset,
     EmailVerificationSent,
     EmailVerified,
+    MfaEnabled,
+    MfaDisabled,
+    MfaFailure,
+    RecoveryCodeUsed,
+    RecoveryCodesRegenerated,
 }
 
 impl From<AuditEvent> for AuditEventView {
@@ -344,6 +354,8 @@ pub struct StatsView {
     pub disabled_total: i64,
     pub logins_24h: i64,
     pub failed_logins_24h: i64,
+    /// Users with a second factor.
+    pub mfa_enabled_total: i64,
 }
 
 impl From<Stats> for StatsView {
@@ -354,6 +366,7 @@ impl From<Stats> for StatsView {
             disabled_total: s.disabled_total,
             logins_24h: s.logins_24h,
             failed_logins_24h: s.failed_logins_24h,
+            mfa_enabled_total: s.mfa_enabled_total,
         }
     }
 }
@@ -392,6 +405,11 @@ mod tests {
             PasswordReset,
             EmailVerificationSent,
             EmailVerified,
+            MfaEnabled,
+            MfaDisabled,
+            MfaFailure,
+            RecoveryCodeUsed,
+            RecoveryCodesRegenerated,
         ]
         .iter()
         .map(|a| {

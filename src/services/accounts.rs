@@ -117,20 +117,17 @@ enum PasswordChange {
     Conflict,
 }
 
-/// Checks the current password, stores the new one and bumps the password version in
-/// one transaction: every earlier token, on every device, dies. Returns a fresh pair
-/// in a new session.
-///
-/// The check is a password check like a login's: it reserves a place in the
-/// account's (and the client's) lockout window first, a wrong current password counts
-/// as a failure and is audited, and a locked account gets 429, so a stolen access
-/// token cannot be used to guess the password.
-pub async fn change_password(
+/// A signed-in user's current password, checked like a login's password: the check
+/// first reserves a place in the account's (and the client's) lockout window, a wrong
+/// password counts as a failure and is audited (401 `invalid_credentials`), and a
+/// locked account gets 429, so a stolen access token cannot be used to guess the
+/// password. On the right password, hands back the reservation (the caller settles
+/// it) and the user's row as it was read before bcrypt.
+pub(crate) async fn check_current_password(
     state: &AppState,
     caller: &Caller,
     current: String,
-    new: Password,
-) -> AppResult<SignedIn> {
+) -> AppResult<(Policy, Attempt, User)> {
     let uid = caller.user_id;
     let policy = Policy::from_settings(&state.settings.auth);
     let client_key = caller.client.lockout_key();
@@ -156,17 +153,30 @@ pub async fn change_password(
         .hasher
         .verify(current, Some(user.password_hash.clone()))
         .await;
-    let hash = match checked {
-        Ok(true) => state.hasher.hash(new).await,
-        Ok(false) => return Err(wrong_current_password(state, policy, attempt, caller).await),
-        Err(e) => Err(e),
-    };
-    let hash = match hash {
+    match checked {
+        Ok(true) => Ok((policy, attempt, user)),
+        Ok(false) => Err(wrong_current_password(state, policy, attempt, caller).await),
+        Err(e) => Err(release(state, policy, attempt, e).await),
+    }
+}
+
+/// Checks the current password, stores the new one and bumps the password version in
+/// one transaction: every earlier token, on every device, dies. Returns a fresh pair
+/// in a new session (authenticated as the caller's was).
+pub async fn change_password(
+    state: &AppState,
+    caller: &Caller,
+    current: String,
+    new: Password,
+) -> AppResult<SignedIn> {
+    let uid = caller.user_id;
+    let (policy, attempt, user) = check_current_password(state, caller, current).await?;
+    let hash = match state.hasher.hash(new).await {
         Ok(h) => h,
         Err(e) => return Err(release(state, policy, attempt, e).await),
     };
     let ttl = state.settings.auth.refresh_token_ttl_secs;
-    let client = caller.client.clone();
+    let (client, amr) = (caller.client.clone(), caller.amr);
     let mail_on = state.mailer.is_some();
     let outcome = state
         .change(move |tx| {
@@ -188,7 +198,7 @@ pub async fn change_password(
                 client.ip.as_deref(),
                 at,
             )?;
-            let grant = sessions::start(tx, &user, &client, ttl, at)?;
+            let grant = sessions::start(tx, &user, &client, amr, ttl, at)?;
             audit::record(
                 tx,
                 NewAuditEvent::new(action::PASSWORD_CHANGE, at)

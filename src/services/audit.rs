@@ -16,6 +16,7 @@ pub struct Stats {
     pub disabled_total: i64,
     pub logins_24h: i64,
     pub failed_logins_24h: i64,
+    pub mfa_enabled_total: i64,
 }
 
 /// The audit trail, newest first.
@@ -43,6 +44,7 @@ pub async fn stats(state: &AppState) -> AppResult<Stats> {
                 disabled_total: counts.disabled,
                 logins_24h: audit::count_since(conn, action::LOGIN_SUCCESS, since)?,
                 failed_logins_24h: audit::count_since(conn, action::LOGIN_FAILURE, since)?,
+                mfa_enabled_total: counts.mfa_enabled,
             })
         })
         .await

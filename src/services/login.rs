@@ -7,9 +7,11 @@
 //!    *locked*: if the password changed, or the account was disabled or deleted while
 //!    bcrypt ran, no session is created; otherwise the session is created from that
 //!    locked row, so the session and its token carry the version that was verified,
-//!    and a password change, disable or deletion committing later revokes it.
+//!    and a password change, disable or deletion committing later revokes it. For an
+//!    account with a second factor it issues the second step's token instead
+//!    (`services::mfa_login`).
 
-use crate::domain::Email;
+use crate::domain::{Amr, Email};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::now;
@@ -17,6 +19,7 @@ use crate::models::users::{self, User};
 use crate::net::ClientInfo;
 use crate::secret::Secret;
 use crate::services::lockout::{Attempt, AttemptKeys, Policy, Reservation};
+use crate::services::mfa_login;
 use crate::services::sessions::{self, sign_in, Grant, SignedIn};
 use crate::state::AppState;
 
@@ -66,6 +69,9 @@ enum Settled {
     Disabled,
     /// `REQUIRE_VERIFIED_EMAIL` and the address is not verified.
     Unverified,
+    /// The account has a second factor: the login continues at `POST /auth/mfa`
+    /// with this token.
+    SecondFactor(String),
     /// The password was changed, or the account deleted, while bcrypt ran: the
     /// password that was checked is no longer the account's.
     Stale,
@@ -135,6 +141,13 @@ pub async fn login(
                 state.metrics.login("unverified");
                 return Err(AppError::EmailNotVerified);
             }
+            Settled::SecondFactor(mfa_token) => {
+                state.metrics.login("mfa_required");
+                return Err(AppError::MfaChallenge {
+                    mfa_token,
+                    expires_in: mfa_login::MFA_TOKEN_TTL_SECS,
+                });
+            }
             Settled::Stale => {}
         }
     }
@@ -186,9 +199,16 @@ async fn settle_right_password(
                 )?;
                 return Ok(Settled::Unverified);
             }
+            if user.mfa_enabled {
+                // Not a failure, but it clears nothing either: only the second factor
+                // completes the login, so a known password cannot reset the count of
+                // wrong codes.
+                policy.release(tx, &attempt)?;
+                return Ok(Settled::SecondFactor(mfa_login::challenge(tx, &user, at)?));
+            }
             policy.succeed(tx, &attempt)?;
             users::touch_last_login(tx, user.id, at)?;
-            let grant = sessions::start(tx, &user, &client, ttl, at)?;
+            let grant = sessions::start(tx, &user, &client, Amr::Password, ttl, at)?;
             audit::record(
                 tx,
                 NewAuditEvent::new(action::LOGIN_SUCCESS, at)

@@ -7,6 +7,8 @@ pub mod audit;
 pub mod bootstrap;
 pub mod lockout;
 pub mod login;
+pub mod mfa;
+pub mod mfa_login;
 pub mod outbox;
 pub mod ratelimit;
 pub mod recovery;
@@ -17,7 +19,7 @@ pub mod users;
 
 use std::sync::Arc;
 
-use crate::domain::PermissionSet;
+use crate::domain::{Amr, PermissionSet};
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 use crate::net::ClientInfo;
@@ -29,6 +31,8 @@ pub struct Caller {
     pub user_id: i64,
     pub session_id: String,
     pub permissions: Arc<PermissionSet>,
+    /// How the caller's session was authenticated.
+    pub amr: Amr,
     pub client: ClientInfo,
 }
 

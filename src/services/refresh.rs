@@ -11,6 +11,7 @@
 use chrono::Duration;
 
 use crate::credentials::refresh::{hash_token, successor};
+use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::refresh_tokens::{self, NewRefreshToken};
@@ -57,6 +58,8 @@ pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> A
                 session_id: session.id.clone(),
                 refresh_token: next.clone(),
                 expires_at: session.expires_at,
+                // Refreshing keeps how the session was authenticated.
+                amr: Amr::from_stored(&session.amr),
             };
             if refresh_tokens::claim(tx, token.id, at)? == 1 {
                 refresh_tokens::insert(

@@ -4,22 +4,25 @@ use chrono::{Duration, NaiveDateTime};
 
 use crate::credentials::refresh::{hash_token, new_refresh_token};
 use crate::db::Conn;
+use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::refresh_tokens::{self, NewRefreshToken};
 use crate::models::sessions::{self, Session};
 use crate::models::users::User;
-use crate::models::{email_tokens, login_failures, now, outbox, rate_events};
+use crate::models::{email_tokens, login_failures, mfa_challenges, now, outbox, rate_events};
 use crate::net::ClientInfo;
 use crate::secret::new_id;
 use crate::services::Caller;
 use crate::state::AppState;
 
-/// A session's id, its current refresh token, and its absolute end.
+/// A session's id, its current refresh token, its absolute end, and how it was
+/// authenticated.
 pub struct Grant {
     pub session_id: String,
     pub refresh_token: String,
     pub expires_at: NaiveDateTime,
+    pub amr: Amr,
 }
 
 /// What login, refresh and password change hand back: the account and a fresh pair.
@@ -31,12 +34,13 @@ pub struct SignedIn {
     pub refresh_token: String,
 }
 
-/// Starts a session for `user` on this device. The session ends `ttl_secs` after
-/// login, whatever the rotations in between (absolute lifetime).
+/// Starts a session for `user` on this device, authenticated by `amr`. The session
+/// ends `ttl_secs` after login, whatever the rotations in between (absolute lifetime).
 pub fn start(
     conn: &mut Conn,
     user: &User,
     client: &ClientInfo,
+    amr: Amr,
     ttl_secs: u64,
     at: NaiveDateTime,
 ) -> AppResult<Grant> {
@@ -50,6 +54,7 @@ pub fn start(
         user_agent: client.user_agent.clone(),
         ip: client.ip.clone(),
         revoked_at: None,
+        amr: amr.as_str().to_string(),
     };
     sessions::insert(conn, &session)?;
     let refresh_token = new_refresh_token();
@@ -66,6 +71,7 @@ pub fn start(
         session_id: session.id,
         refresh_token,
         expires_at: session.expires_at,
+        amr,
     })
 }
 
@@ -76,6 +82,7 @@ pub fn sign_in(state: &AppState, user: User, grant: Grant) -> AppResult<SignedIn
         &user.role,
         user.password_version,
         &grant.session_id,
+        grant.amr,
         Some(grant.expires_at.and_utc().timestamp()),
     )?;
     Ok(SignedIn {
@@ -169,7 +176,7 @@ const OUTBOX_RETENTION_DAYS: i64 = 7;
 /// Safe at any time: a token whose session row is gone is refused like a revoked one,
 /// and a purged session was already refused (revoked or expired), so no cache entry
 /// needs invalidating. Also spent or expired link tokens, counted requests older than
-/// the window, and finished mails older than a week.
+/// the window, finished mails older than a week, and expired second-step challenges.
 pub fn purge_expired(conn: &mut Conn, login_window_secs: u64) -> AppResult<(usize, usize)> {
     let at = now();
     let window = Duration::seconds(login_window_secs as i64);
@@ -179,5 +186,6 @@ pub fn purge_expired(conn: &mut Conn, login_window_secs: u64) -> AppResult<(usiz
     // Counted requests stay an hour at least: the mail limit counts per hour.
     rate_events::purge(conn, at - window.max(Duration::hours(1)))?;
     outbox::purge(conn, at - Duration::days(OUTBOX_RETENTION_DAYS))?;
+    mfa_challenges::purge(conn, at)?;
     Ok((sessions, failures))
 }

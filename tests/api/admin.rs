@@ -463,6 +463,6 @@ async fn stats_count_users_and_logins(b: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         stats,
-        json!({ "users_total": 3, "admins_total": 1, "disabled_total": 1, "logins_24h": 2, "failed_logins_24h": 2 })
+        json!({ "users_total": 3, "admins_total": 1, "disabled_total": 1, "logins_24h": 2, "failed_logins_24h": 2, "mfa_enabled_total": 0 })
     );
 }

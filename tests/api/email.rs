@@ -136,7 +136,9 @@ async fn without_smtp_the_mail_routes_answer_501_and_links_still_work(b: Backend
     let res = app.post_json(&path, Some(admin.access()), &json!({})).await;
     assert_error(res, StatusCode::NOT_IMPLEMENTED, "email_not_configured").await;
     // The body is optional, but when sent it is an object.
-    let res = app.post_json(&path, Some(admin.access()), &json!(null)).await;
+    let res = app
+        .post_json(&path, Some(admin.access()), &json!(null))
+        .await;
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_body").await;
     // A link handed over by an admin works without any mail.
     let res = app

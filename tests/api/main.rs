@@ -9,6 +9,7 @@ mod health;
 mod hostile;
 mod lockout;
 mod login;
+mod mfa;
 mod monolith;
 mod openapi;
 mod operations;

@@ -1,0 +1,127 @@
+//! The second step of a login for an account with MFA: the challenge issued after the
+//! right password, and `POST /auth/mfa`, which turns it and a code into a session
+//! that passed a second factor.
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::credentials::refresh::hash_token;
+use crate::credentials::totp::Code;
+use crate::db::Conn;
+use crate::domain::Amr;
+use crate::error::{AppError, AppResult};
+use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::mfa_challenges::{self, MfaChallenge};
+use crate::models::now;
+use crate::models::users::{self, User};
+use crate::net::ClientInfo;
+use crate::secret::random_url_safe;
+use crate::services::lockout::Policy;
+use crate::services::mfa::{counted, guarded_check, refusal, Factor, Verdict};
+use crate::services::sessions::{self, sign_in, Grant, SignedIn};
+use crate::state::AppState;
+
+/// How long the second step of a login may take.
+pub const MFA_TOKEN_TTL_SECS: i64 = 300;
+
+/// Issues the second step of a login for `user` (the right password was given):
+/// returns the `mfa_token`, replacing any earlier one. Call in the settling
+/// transaction of the password check.
+pub fn challenge(conn: &mut Conn, user: &User, at: NaiveDateTime) -> AppResult<String> {
+    let token = random_url_safe(32);
+    mfa_challenges::put(
+        conn,
+        &MfaChallenge {
+            user_id: user.id,
+            token_hash: hash_token(&token),
+            password_version: user.password_version,
+            created_at: at,
+            expires_at: at + Duration::seconds(MFA_TOKEN_TTL_SECS),
+        },
+    )?;
+    Ok(token)
+}
+
+enum SecondStep {
+    LoggedIn(User, Grant, Factor),
+    Refused(Verdict),
+    InvalidToken,
+}
+
+/// `POST /auth/mfa`: the `mfa_token` of a login and a code finish the login with a
+/// session that passed a second factor. A wrong code counts as a failed login; the
+/// token stays usable until it expires, is used, or a newer login replaces it.
+pub async fn complete_login(
+    state: &AppState,
+    mfa_token: &str,
+    code: &str,
+    client: ClientInfo,
+) -> AppResult<SignedIn> {
+    let (hash, code) = (hash_token(mfa_token), Code::parse(code));
+    let sealer = state.totp_sealer.clone();
+    let policy = Policy::from_settings(&state.settings.auth);
+    let ttl = state.settings.auth.refresh_token_ttl_secs;
+    let outcome = state
+        .change(move |tx| {
+            let at = now();
+            let Some(challenge) = mfa_challenges::find_by_hash(tx, &hash)? else {
+                return Ok(SecondStep::InvalidToken);
+            };
+            let user = match users::lock(tx, challenge.user_id)? {
+                Some(u)
+                    if challenge.expires_at > at
+                        && u.password_version == challenge.password_version
+                        && u.mfa_enabled
+                        && !u.disabled =>
+                {
+                    u
+                }
+                _ => return Ok(SecondStep::InvalidToken),
+            };
+            let factor =
+                match guarded_check(tx, policy, &sealer, &user, &client, code.as_ref(), false, at)? {
+                    Verdict::Right(f) => f,
+                    refused => return Ok(SecondStep::Refused(refused)),
+                };
+            // Under the user's row lock: of concurrent second steps, one spends it.
+            if mfa_challenges::spend(tx, &hash)? == 0 {
+                return Err(AppError::InvalidMfaToken);
+            }
+            users::touch_last_login(tx, user.id, at)?;
+            let grant = sessions::start(tx, &user, &client, Amr::PasswordAndOtp, ttl, at)?;
+            let method = match factor {
+                Factor::Totp => "totp",
+                Factor::Recovery => "recovery_code",
+            };
+            audit::record(
+                tx,
+                NewAuditEvent::new(action::LOGIN_SUCCESS, at)
+                    .actor(user.id)
+                    .target(user.id)
+                    .ip(client.ip.as_deref())
+                    .detail(serde_json::json!({ "session_id": grant.session_id, "second_factor": method })),
+            )?;
+            let user = User {
+                last_login_at: Some(at),
+                ..user
+            };
+            Ok(SecondStep::LoggedIn(user, grant, factor))
+        })
+        .await;
+    match outcome {
+        Ok(SecondStep::LoggedIn(user, grant, factor)) => {
+            counted(state, factor);
+            state.metrics.login("success");
+            sign_in(state, user, grant)
+        }
+        Ok(SecondStep::Refused(v)) => Err(refusal(state, v, AppError::MfaCodeRejected)),
+        Ok(SecondStep::InvalidToken) | Err(AppError::InvalidMfaToken) => {
+            state
+                .metrics
+                .second_factor
+                .with_label_values(&["invalid_token"])
+                .inc();
+            Err(AppError::InvalidMfaToken)
+        }
+        Err(e) => Err(e),
+    }
+}
