@@ -11,9 +11,10 @@
 use chrono::{Duration, NaiveDateTime};
 
 use crate::db::Conn;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::models::login_failures::{self, Counting, Key, Window};
 use crate::settings::AuthSettings;
+use crate::state::AppState;
 
 #[derive(Clone, Copy)]
 pub struct Policy {
@@ -143,4 +144,22 @@ impl Policy {
         login_failures::release(conn, attempt.id)?;
         Ok(())
     }
+}
+
+/// Gives the attempt's place back after `cause` stopped the check, and returns
+/// `cause`. If even that fails, the place expires with the window.
+pub async fn release(
+    state: &AppState,
+    policy: Policy,
+    attempt: Attempt,
+    cause: AppError,
+) -> AppError {
+    let released = state
+        .db
+        .transaction(move |conn| policy.release(conn, &attempt))
+        .await;
+    if let Err(e) = released {
+        log::warn!("could not release a lockout reservation: {}", e.code());
+    }
+    cause
 }

@@ -18,7 +18,7 @@ use crate::models::now;
 use crate::models::users::{self, User};
 use crate::net::ClientInfo;
 use crate::secret::Secret;
-use crate::services::lockout::{Attempt, AttemptKeys, Policy, Reservation};
+use crate::services::lockout::{release, Attempt, AttemptKeys, Policy, Reservation};
 use crate::services::mfa_login;
 use crate::services::sessions::{self, sign_in, Grant, SignedIn};
 use crate::state::AppState;
@@ -259,22 +259,4 @@ async fn record_failure(
         state.metrics.lockouts.inc();
     }
     Ok(())
-}
-
-/// Gives the attempt's place back after `cause` stopped the check, and returns
-/// `cause`. If even that fails, the place expires with the window.
-pub(crate) async fn release(
-    state: &AppState,
-    policy: Policy,
-    attempt: Attempt,
-    cause: AppError,
-) -> AppError {
-    let released = state
-        .db
-        .transaction(move |conn| policy.release(conn, &attempt))
-        .await;
-    if let Err(e) = released {
-        log::warn!("could not release a lockout reservation: {}", e.code());
-    }
-    cause
 }
