@@ -230,7 +230,11 @@ async fn enrolling_takes_a_code_of_the_new_secret_and_returns_ten_recovery_codes
 }
 
 async fn an_mfa_login_takes_the_password_then_a_code_and_the_tokens_say_so(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = spawn_app_with(b, |s| {
+        s.metrics.enabled = true;
+        s.metrics.port = 0;
+    })
+    .await;
     let plain = app.signed_in_user().await;
     assert_eq!(claims_of(plain.access())["amr"], json!(["pwd"]));
     let mut e = enroll(app.signed_in_user().await).await;
@@ -262,7 +266,26 @@ async fn an_mfa_login_takes_the_password_then_a_code_and_the_tokens_say_so(b: Ba
     // The token is single use.
     let res = second_step(&app, &token, &e.app_codes.code().await).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "invalid_mfa_token").await;
-    assert!(app.audit_count("mfa_failure").await >= 1);
+    assert_eq!(app.audit_count("mfa_failure").await, 1);
+    // Every second-factor outcome is counted: the enrollment's code and the login's.
+    let metrics_url = format!("{}/metrics", app.metrics_address.as_ref().unwrap());
+    let text = app
+        .client
+        .get(&metrics_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"turnstile_second_factor_total{outcome="totp"} 2"#,
+        r#"turnstile_second_factor_total{outcome="invalid_code"} 1"#,
+        r#"turnstile_second_factor_total{outcome="invalid_token"} 2"#,
+        r#"turnstile_logins_total{outcome="mfa_required"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
 }
 
 async fn a_wrong_password_for_an_mfa_account_answers_exactly_as_without_mfa(b: Backend) {
