@@ -666,6 +666,12 @@ impl<'a> AdminClient<'a> {
             .await
     }
 
+    /// `DELETE /api/admin/users/{id}/mfa`: MFA off for a lost device, sessions revoked.
+    pub async fn reset_mfa(&self, id: impl Display) -> Response {
+        let path = format!("/api/admin/users/{id}/mfa");
+        self.app.delete(&path, self.access()).await
+    }
+
     /// `GET /api/admin/audit`; `query` without the `?` (`""` for none).
     pub async fn audit(&self, query: &str) -> Response {
         let path = with_query("/api/admin/audit", query);

@@ -297,6 +297,17 @@ const SCENARIOS: &[Scenario] = &[
         after: StatusCode::UNAUTHORIZED,
     },
     Scenario {
+        // A lost device: the admin's MFA reset ends every session of the account.
+        name: "admin MFA reset",
+        devices: 1,
+        prepare: None,
+        change: |s| Box::pin(s.admin.reset_mfa(s.id())),
+        a_answers: StatusCode::NO_CONTENT,
+        probe: PROFILE,
+        before: None,
+        after: StatusCode::UNAUTHORIZED,
+    },
+    Scenario {
         // Refresh-token reuse detected on A kills the session on B.
         name: "refresh reuse",
         devices: 1,
