@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: formatting and clippy, unit tests, the integration
 # suite on SQLite and on PostgreSQL, the OpenAPI document through a validator and two
-# client generators (scripts/openapi-check.sh), then schemathesis against a release
-# build (scripts/fuzz.sh). The integration suite uses PostgreSQL (127.0.0.1:5432, user
+# client generators (scripts/openapi-check.sh), the JWKS through an independent JWT
+# library (scripts/jwks-check.sh), then schemathesis against a release build
+# (scripts/fuzz.sh). The integration suite uses PostgreSQL (127.0.0.1:5432, user
 # postgres, trust auth; each test creates and drops a database of its own); this
 # script starts the local PostgreSQL cluster if it is down.
 # Outside CI an unreachable PostgreSQL only skips those tests, with a notice;
@@ -43,6 +44,9 @@ cargo test --locked "$@"
 # The OpenAPI document: validated, and turned into a Python and a TypeScript client
 # whose types must be as exact as the server (scripts/openapi-check.sh).
 bash scripts/openapi-check.sh
+# EdDSA, ES256 and RS256 tokens verified from the JWKS by an independent JWT library
+# (PyJWT), before and after a rotation (scripts/jwks-check.sh).
+bash scripts/jwks-check.sh
 # API fuzzing of a release build against its own /openapi.json (schemathesis).
 # TEST_SKIP_FUZZ=1 skips it for a quick local run; CI always runs it.
 if [ "${TEST_SKIP_FUZZ:-0}" = "1" ] && [ "${CI:-}" != "true" ]; then

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use moka::sync::Cache;
+use tokio::sync::Notify;
 
 use crate::domain::PermissionSet;
 use crate::models::auth_state::Change;
@@ -52,11 +53,18 @@ pub struct AuthCache {
     misses: AtomicU64,
     /// Random per process: marks this instance's own change broadcasts.
     instance: String,
+    /// Wakes whoever reloads the signing keys after a `Change::Keys`.
+    keys_changed: Notify,
 }
 
 impl AuthCache {
     pub fn instance(&self) -> &str {
         &self.instance
+    }
+
+    /// Notified when the signing keys changed (here or on another instance).
+    pub fn keys_changed(&self) -> &Notify {
+        &self.keys_changed
     }
 
     pub fn new(capacity: u64, ttl: Duration) -> AuthCache {
@@ -76,6 +84,7 @@ impl AuthCache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             instance: crate::secret::new_id(),
+            keys_changed: Notify::new(),
         }
     }
 
@@ -146,6 +155,8 @@ impl AuthCache {
                 Change::User(id) => self.users.invalidate(id),
                 Change::Session(sid) => self.sessions.invalidate(sid),
                 Change::Roles => self.drop_roles(),
+                // The key ring is reloaded by its own task, woken here.
+                Change::Keys => self.keys_changed.notify_one(),
                 Change::AllSessions(id) => {
                     let id = *id;
                     if self
@@ -166,6 +177,7 @@ impl AuthCache {
         self.users.invalidate_all();
         self.sessions.invalidate_all();
         self.drop_roles();
+        self.keys_changed.notify_one();
     }
 
     pub fn hits(&self) -> u64 {

@@ -144,6 +144,9 @@ pub enum AppError {
     NoEnrollment,
     #[error("the request conflicts with the current state")]
     Conflict,
+    /// HS256 has no key pair to rotate.
+    #[error("HS256 signs with APP__AUTH__JWT_SECRET: rotate that in the configuration")]
+    KeyNotRotatable,
     #[error("the request body is too large")]
     PayloadTooLarge,
     #[error("send the body as application/json")]
@@ -191,7 +194,7 @@ impl AppError {
             AppError::InvalidMfaToken => "invalid_mfa_token",
             AppError::MfaAlreadyEnabled => "mfa_already_enabled",
             AppError::NoEnrollment => "no_enrollment",
-            AppError::Conflict => "conflict",
+            AppError::Conflict | AppError::KeyNotRotatable => "conflict",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
@@ -239,7 +242,8 @@ impl ResponseError for AppError {
             | AppError::AlreadyVerified
             | AppError::MfaAlreadyEnabled
             | AppError::NoEnrollment
-            | AppError::Conflict => StatusCode::CONFLICT,
+            | AppError::Conflict
+            | AppError::KeyNotRotatable => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -425,6 +429,7 @@ mod tests {
             | AppError::BuiltinRole
             | AppError::RoleInUse
             | AppError::Conflict
+            | AppError::KeyNotRotatable
             | AppError::EmailNotConfigured
             | AppError::InvalidResetToken
             | AppError::InvalidVerificationToken
@@ -466,6 +471,7 @@ mod tests {
             AppError::BuiltinRole,
             AppError::RoleInUse,
             AppError::Conflict,
+            AppError::KeyNotRotatable,
             AppError::EmailNotConfigured,
             AppError::InvalidResetToken,
             AppError::InvalidVerificationToken,

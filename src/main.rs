@@ -1,5 +1,5 @@
-//! The `turnstile` binary: `serve` (default), `migrate`, `create-admin`, `healthcheck`,
-//! `openapi`.
+//! The `turnstile` binary: `serve` (default), `migrate`, `create-admin`, `keys rotate`,
+//! `healthcheck`, `openapi`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use turnstile::db::Db;
 use turnstile::domain::{Email, Password};
 use turnstile::services::bootstrap::create_admin;
+use turnstile::services::keys::rotate_from_cli;
 use turnstile::settings::LogFormat;
 use turnstile::settings::Settings;
 use turnstile::startup::Application;
@@ -38,10 +39,23 @@ enum Command {
         #[arg(long, value_name = "VAR")]
         password_env: Option<String>,
     },
+    /// Manage the signing keys of EdDSA, ES256 and RS256 access tokens.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Exit 0 when the local server answers GET /health with 200 (container probes).
     Healthcheck,
     /// Print the OpenAPI document (what GET /openapi.json serves) and exit.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new current signing key: new tokens are signed with it at once (running
+    /// instances follow within a second on PostgreSQL, at their next login or refresh
+    /// otherwise); tokens of the previous key keep working until they expire.
+    Rotate,
 }
 
 fn main() -> ExitCode {
@@ -59,6 +73,9 @@ fn main() -> ExitCode {
         Command::Migrate => migrate(&settings),
         Command::Healthcheck => healthcheck(&settings),
         Command::Openapi => openapi(),
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => rotate_keys(&settings),
         Command::CreateAdmin {
             email,
             password_env,
@@ -116,6 +133,24 @@ fn admin(settings: &Settings, email: &str, password_env: Option<&str>) -> Result
         .map_err(|e| e.to_string())?;
     println!("created admin {} (id {})", user.email, user.id);
     Ok(())
+}
+
+fn rotate_keys(settings: &Settings) -> Result<(), String> {
+    // The private key is sealed under the server secret: a made-up one would seal it
+    // for nobody.
+    if settings.auth.jwt_secret.expose().is_empty() {
+        return Err("keys rotate needs APP__AUTH__JWT_SECRET (the server's secret)".into());
+    }
+    let db = Db::connect(&settings.database).map_err(|e| e.to_string())?;
+    db.migrate().map_err(|e| e.to_string())?;
+    match rotate_from_cli(&db, settings) {
+        Ok(Some(kid)) => {
+            println!("rotated: new tokens are signed with key {kid}");
+            Ok(())
+        }
+        Ok(None) => Err("no key was made".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn openapi() -> Result<(), String> {

@@ -149,6 +149,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_sealed -> Text,
+        public_jwk -> Text,
+        created_at -> Timestamp,
+        rotated_out_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(role_permissions -> roles (role));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
@@ -157,6 +168,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_tokens,
     mfa_challenges,
     recovery_codes,
+    signing_keys,
     totp_secrets,
     outbox,
     rate_events,

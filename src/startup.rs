@@ -1,6 +1,7 @@
 //! Building and running the server: the one path `main` and the tests share.
 
 use std::net::TcpListener;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use crate::cache::AuthCache;
 use crate::changes::{self, Listener};
 use crate::credentials::hashpool::HashPool;
 use crate::credentials::sealed::Sealer;
-use crate::credentials::totp;
+use crate::credentials::{keys, totp};
 use crate::credentials::{Hasher, TokenService};
 use crate::db::{Db, DbInitError, Migrations};
 use crate::mail::Mailer;
@@ -165,6 +166,11 @@ impl Application {
                 &settings.auth.jwt_secret,
                 totp::SEALING_PURPOSE,
             )),
+            key_sealer: Arc::new(Sealer::new(
+                &settings.auth.jwt_secret,
+                keys::SEALING_PURPOSE,
+            )),
+            keys_read_at: AtomicI64::new(0),
             hasher,
             trusted_proxies: settings.trusted_proxies(),
             mailer: mailer.map(Arc::new),
@@ -174,6 +180,9 @@ impl Application {
                 .map_err(|e| StartupError::Other(e.to_string()))?,
             settings: Arc::new(settings),
         });
+        crate::services::keys::prepare(&state)
+            .await
+            .map_err(|e| StartupError::Other(format!("signing keys: {e}")))?;
         let server = serve(listener, state.clone(), route_table, extension.api)?;
         let metrics = if state.settings.metrics.enabled {
             let m = &state.settings.metrics;
@@ -235,6 +244,7 @@ impl Application {
         println!("{line}");
         let purge = actix_web::rt::spawn(purge_periodically(self.state.clone()));
         let outbox = actix_web::rt::spawn(crate::services::outbox::run(self.state.clone()));
+        let keys = actix_web::rt::spawn(crate::services::keys::run(self.state.clone()));
         let handles = self.server_handles();
         actix_web::rt::spawn(async move {
             if shutdown_signal().await.is_ok() {
@@ -253,6 +263,7 @@ impl Application {
         };
         purge.abort();
         outbox.abort();
+        keys.abort();
         stop_listener(&self.listener);
         log::info!("server stopped");
         result

@@ -2,11 +2,15 @@
 //! and the settings.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+
+use chrono::Duration;
 
 use tokio::sync::Notify;
 
 use crate::cache::AuthCache;
+use crate::credentials::keys::{self, KeyRing};
 use crate::credentials::sealed::Sealer;
 use crate::credentials::{Hasher, TokenService};
 use crate::db::Db;
@@ -14,6 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::mail::Mailer;
 use crate::metrics::{Metrics, Sample};
 use crate::models::auth_state::{self, AuthTx};
+use crate::models::{now, signing_keys};
 use crate::settings::Settings;
 
 pub struct AppState {
@@ -26,6 +31,11 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpAddr>,
     /// Seals TOTP secrets at rest (a key derived from the server secret).
     pub totp_sealer: Arc<Sealer>,
+    /// Seals the private halves of signing key pairs (another derived key).
+    pub key_sealer: Arc<Sealer>,
+    /// When the signing keys were last read because a token named an unknown `kid`
+    /// (milliseconds since the epoch): at most one such read every half second.
+    pub keys_read_at: AtomicI64,
     /// The SMTP mailer, when email is configured.
     pub mailer: Option<Arc<Mailer>>,
     /// Wakes the outbox worker after a mail was queued (it also polls).
@@ -75,5 +85,81 @@ impl AppState {
             .await?;
         self.cache.apply(&changed);
         Ok(result)
+    }
+
+    /// How long a rotated-out key still verifies (and stays in the JWKS): as long as
+    /// the last token signed with it may live.
+    pub fn key_retention(&self) -> Duration {
+        let a = &self.settings.auth;
+        Duration::seconds((a.access_token_ttl_secs + a.leeway_secs) as i64)
+    }
+
+    /// Reads the configured algorithm's key pairs from the database and swaps them in
+    /// (nothing to do for HS256): the current one signs, every one still retained
+    /// verifies.
+    pub async fn reload_signing_keys(&self) -> AppResult<()> {
+        let alg = self.tokens.algorithm();
+        if !alg.is_asymmetric() {
+            return Ok(());
+        }
+        let retention = self.key_retention();
+        let rows = self
+            .db
+            .run(move |conn| Ok(signing_keys::live(conn, alg.name(), now() - retention)?))
+            .await?;
+        let mut ring = KeyRing::default();
+        for row in rows {
+            let jwk = serde_json::from_str(&row.public_jwk).map_err(|_| {
+                AppError::internal(format!("signing key {}: unreadable JWK", row.kid))
+            })?;
+            let retire_at = row
+                .rotated_out_at
+                .map(|t| (t + retention).and_utc().timestamp());
+            let verifying = keys::verifying_key(&jwk, retire_at).ok_or_else(|| {
+                AppError::internal(format!("signing key {}: unusable JWK", row.kid))
+            })?;
+            if row.rotated_out_at.is_none() {
+                // Sealed under another server secret: this instance cannot sign.
+                let der = self
+                    .key_sealer
+                    .open(&row.private_sealed, row.kid.as_bytes())
+                    .ok_or_else(|| {
+                        AppError::internal(format!(
+                            "signing key {} does not open under APP__AUTH__JWT_SECRET",
+                            row.kid
+                        ))
+                    })?;
+                ring.signing = Some((row.kid.clone(), keys::encoding_key(alg, &der)));
+            }
+            ring.verifying.push(verifying);
+        }
+        self.tokens.install(ring);
+        Ok(())
+    }
+
+    /// A token named a `kid` this instance does not know: another instance may have
+    /// rotated an instant ago, before its change notice arrived. Reads the keys again,
+    /// at most once every half second whatever tokens arrive. True if it did.
+    pub async fn reload_keys_for(&self, token: &str) -> bool {
+        if !self.tokens.names_unknown_key(token) {
+            return false;
+        }
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let last = self.keys_read_at.load(Ordering::Relaxed);
+        if now_ms - last < 500
+            || self
+                .keys_read_at
+                .compare_exchange(last, now_ms, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+        {
+            return false;
+        }
+        match self.reload_signing_keys().await {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn!("could not reload the signing keys: {}", e.code());
+                false
+            }
+        }
     }
 }

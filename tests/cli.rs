@@ -435,3 +435,67 @@ fn unbounded_lifetimes_refuse_to_start_naming_the_key() {
         assert!(stderr.contains(key), "{key}={value}: {stderr}");
     }
 }
+
+/// The `kid` in the header of the access token a login answer carries.
+fn kid_of_login(answer: &str) -> String {
+    use base64::Engine;
+    let body: serde_json::Value = serde_json::from_str(body_of(answer)).expect("login json");
+    let token = body["access_token"].as_str().expect("access_token");
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').next().unwrap())
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["kid"].as_str().expect("kid").to_string()
+}
+
+#[test]
+fn keys_rotate_makes_the_key_the_running_server_signs_with_next() {
+    let db = TempDb::new("keys");
+    let secret = "keys-rotate-test-secret-keys-rotate-test-secret";
+    let with_keys = |cmd: &mut Command| {
+        cmd.env("APP__AUTH__JWT_SECRET", secret)
+            .env("APP__AUTH__SIGNING_ALGORITHM", "EdDSA");
+    };
+    // HS256 signs with the secret: nothing to rotate.
+    let out = turnstile("production", &db)
+        .env("APP__AUTH__JWT_SECRET", secret)
+        .args(["keys", "rotate"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HS256"));
+    // Without the server's secret, a key would be sealed for nobody.
+    let out = turnstile("production", &db)
+        .env("APP__AUTH__SIGNING_ALGORITHM", "EdDSA")
+        .args(["keys", "rotate"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("APP__AUTH__JWT_SECRET"));
+
+    let mut serve_cmd = turnstile("production", &db);
+    with_keys(&mut serve_cmd);
+    let (_server, port) = serve(serve_cmd);
+    let credentials = r#"{"email":"keys@example.com","password":"correct horse battery"}"#;
+    post_json(port, "/auth/register", credentials);
+    let first = kid_of_login(&post_json(port, "/auth/login", credentials));
+    let mut rotate = turnstile("production", &db);
+    with_keys(&mut rotate);
+    let out = rotate.args(["keys", "rotate"]).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new = stdout.trim().rsplit(' ').next().unwrap().to_string();
+    assert_ne!(new, first);
+    // The server reads the current key before it signs: the next login uses it, and
+    // it is published beside the previous one.
+    assert_eq!(
+        kid_of_login(&post_json(port, "/auth/login", credentials)),
+        new
+    );
+    let jwks = http_get(port, "/.well-known/jwks.json");
+    assert!(jwks.contains(&new) && jwks.contains(&first), "{jwks}");
+}

@@ -92,7 +92,14 @@ async fn authenticate(req: &ServiceRequest, creds: Credentials) -> Result<AuthUs
 /// Everything the bearer middleware checks about a token: signature and claims, then
 /// the user's and session's current state (from the auth cache, or one query).
 pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUser, AppError> {
-    let claims = state.tokens.verify(token)?;
+    let claims = match state.tokens.verify(token) {
+        Ok(claims) => claims,
+        // Signed with a key rotated in on another instance a moment ago?
+        Err(e) => match state.reload_keys_for(token).await {
+            true => state.tokens.verify(token)?,
+            false => return Err(e),
+        },
+    };
     let user_id = claims.user_id().ok_or(AppError::InvalidToken)?;
     let (user, session) = match state.cache.get(user_id, &claims.sid) {
         Some(hit) => hit,

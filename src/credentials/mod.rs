@@ -1,8 +1,9 @@
 //! Credential primitives, free of HTTP and of the database: access tokens (JWTs),
 //! opaque refresh tokens, password hashing on its own bounded pool, second factors
-//! (TOTP, recovery codes), and sealing secrets kept at rest.
+//! (TOTP, recovery codes), signing key pairs, and sealing secrets kept at rest.
 
 pub mod hashpool;
+pub mod keys;
 pub mod passwords;
 pub mod refresh;
 pub mod sealed;

@@ -1,16 +1,21 @@
-//! Access tokens: HS256 JWTs with `typ: at+jwt`, validated strictly.
+//! Access tokens: JWTs with `typ: at+jwt` and a `kid`, signed with HS256 (the server
+//! secret) or a key pair of the configured algorithm, validated strictly.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::Utc;
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{decode, decode_header, encode, DecodingKey, EncodingKey, Header, Validation};
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 
+use crate::credentials::keys::{jose, KeyRing};
 use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
 use crate::secret::new_id;
-use crate::settings::AuthSettings;
+use crate::settings::{AuthSettings, SigningAlgorithm};
 
 /// How many verified tokens are remembered (about 0.5 KiB each).
 const VERIFIED_CAPACITY: u64 = 10_000;
@@ -47,9 +52,19 @@ pub struct IssuedToken {
     pub expires_in: i64,
 }
 
+/// The HS256 key and its `kid`.
+struct Signer {
+    kid: String,
+    key: EncodingKey,
+}
+
 pub struct TokenService {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    algorithm: SigningAlgorithm,
+    /// HS256: the server secret, and a `kid` derived from it (the same on every
+    /// instance, and telling tokens of one secret from another's).
+    hmac: (Signer, DecodingKey),
+    /// EdDSA, ES256, RS256: the key pairs from the database, swapped in whole.
+    ring: RwLock<Arc<KeyRing>>,
     validation: Validation,
     ttl_secs: i64,
     issuer: String,
@@ -61,10 +76,12 @@ pub struct TokenService {
 impl TokenService {
     pub fn new(auth: &AuthSettings) -> TokenService {
         let secret = auth.jwt_secret.expose().as_bytes();
+        let algorithm = auth.signing_algorithm();
         // jsonwebtoken's defaults are lax (60 s leeway, nbf unchecked, iss/aud only
-        // checked when present): spell out every rule instead.
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.algorithms = vec![Algorithm::HS256];
+        // checked when present): spell out every rule instead. One algorithm only:
+        // whatever a token's header asks for, only the configured one verifies.
+        let mut validation = Validation::new(jose(algorithm));
+        validation.algorithms = vec![jose(algorithm)];
         validation.leeway = auth.leeway_secs;
         validation.validate_exp = true;
         validation.validate_nbf = true;
@@ -72,9 +89,18 @@ impl TokenService {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.set_issuer(&[&auth.issuer]);
         validation.set_audience(&[&auth.audience]);
+        let mac = auth.jwt_secret.mac("turnstile hs256 kid v1", b"");
+        let hmac_kid = format!("hs256-{}", URL_SAFE_NO_PAD.encode(&mac[..12]));
         TokenService {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            algorithm,
+            hmac: (
+                Signer {
+                    kid: hmac_kid,
+                    key: EncodingKey::from_secret(secret),
+                },
+                DecodingKey::from_secret(secret),
+            ),
+            ring: RwLock::new(Arc::new(KeyRing::default())),
             validation,
             ttl_secs: auth.access_token_ttl_secs as i64,
             verified: Cache::builder()
@@ -85,6 +111,53 @@ impl TokenService {
                 .build(),
             issuer: auth.issuer.clone(),
             audience: auth.audience.clone(),
+        }
+    }
+
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.algorithm
+    }
+
+    fn ring(&self) -> Arc<KeyRing> {
+        Arc::clone(&self.ring.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Swaps in the key pairs read from the database (asymmetric algorithms).
+    pub fn install(&self, ring: KeyRing) {
+        *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+    }
+
+    /// The `kid` new tokens are signed with, if there is a key to sign with.
+    pub fn signing_kid(&self) -> Option<String> {
+        match self.algorithm {
+            SigningAlgorithm::Hs256 => Some(self.hmac.0.kid.clone()),
+            _ => self.ring().signing_kid().map(str::to_string),
+        }
+    }
+
+    /// The public keys verifiers need (`/.well-known/jwks.json`): none for HS256.
+    pub fn published_keys(&self) -> Vec<Jwk> {
+        match self.algorithm {
+            SigningAlgorithm::Hs256 => Vec::new(),
+            _ => self.ring().published(Utc::now().timestamp()),
+        }
+    }
+
+    /// True when `token` names a `kid` this instance does not know (yet): another
+    /// instance may have rotated a moment ago, so the caller may reload the keys.
+    pub fn names_unknown_key(&self, token: &str) -> bool {
+        if !self.algorithm.is_asymmetric() {
+            return false;
+        }
+        let Ok(header) = decode_header(token) else {
+            return false;
+        };
+        match header.kid {
+            Some(kid) => self
+                .ring()
+                .verifying(&kid, Utc::now().timestamp())
+                .is_none(),
+            None => false,
         }
     }
 
@@ -117,21 +190,34 @@ impl TokenService {
             aud: self.audience.clone(),
             amr: amr.claim(),
         };
-        let mut header = Header::new(Algorithm::HS256);
+        let mut header = Header::new(jose(self.algorithm));
         header.typ = Some(TOKEN_TYPE.into());
-        let token = encode(&header, &claims, &self.encoding).map_err(AppError::internal)?;
+        let ring = self.ring();
+        let (kid, key) = match (self.algorithm, &ring.signing) {
+            (SigningAlgorithm::Hs256, _) => (&self.hmac.0.kid, &self.hmac.0.key),
+            (_, Some((kid, key))) => (kid, key),
+            // Start-up makes a key before serving: the database lost it since.
+            (_, None) => return Err(AppError::Unavailable),
+        };
+        header.kid = Some(kid.clone());
+        let token = encode(&header, &claims, key).map_err(AppError::internal)?;
         Ok(IssuedToken {
             token,
             expires_in: exp - now,
         })
     }
 
-    /// Verifies signature, algorithm, type and every time and identity claim.
+    /// Verifies signature, algorithm, key, type and every time and identity claim.
     /// Any failure at all is an invalid token (401), never an internal error.
+    ///
+    /// The key is chosen by the header's `kid` among the configured algorithm's keys;
+    /// the algorithm is never the header's choice. (An HS256 token without a `kid`
+    /// verifies with the secret, as before `kid` existed.)
     ///
     /// A token that verified before is found in a small cache keyed by its exact
     /// text: the same bytes carry the same signature, so only the time claims need
-    /// checking again. That spares the HMAC and the JSON parsing on every request.
+    /// checking again. That spares the signature check and the JSON parsing on every
+    /// request.
     pub fn verify(&self, token: &str) -> AppResult<Arc<Claims>> {
         if let Some(claims) = self.verified.get(token) {
             let now = Utc::now().timestamp();
@@ -142,8 +228,26 @@ impl TokenService {
             self.verified.invalidate(token);
             return Err(AppError::InvalidToken);
         }
-        let data = decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| AppError::InvalidToken)?;
+        let header = decode_header(token).map_err(|_| AppError::InvalidToken)?;
+        if header.alg != jose(self.algorithm) {
+            return Err(AppError::InvalidToken);
+        }
+        let ring;
+        let key = match (self.algorithm, header.kid.as_deref()) {
+            (SigningAlgorithm::Hs256, None) => &self.hmac.1,
+            (SigningAlgorithm::Hs256, Some(kid)) if kid == self.hmac.0.kid => &self.hmac.1,
+            (SigningAlgorithm::Hs256, Some(_)) => return Err(AppError::InvalidToken),
+            (_, Some(kid)) => {
+                ring = self.ring();
+                match ring.verifying(kid, Utc::now().timestamp()) {
+                    Some(k) => &k.decoding,
+                    None => return Err(AppError::InvalidToken),
+                }
+            }
+            (_, None) => return Err(AppError::InvalidToken),
+        };
+        let data =
+            decode::<Claims>(token, key, &self.validation).map_err(|_| AppError::InvalidToken)?;
         let typ_ok = data.header.typ.as_deref().is_some_and(|t| {
             t.eq_ignore_ascii_case(TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt")
         });
@@ -183,6 +287,8 @@ mod tests {
             verify_token_ttl_secs: 86400,
             require_verified_email: false,
             admin_requires_mfa: false,
+            signing_algorithm: "HS256".into(),
+            key_rotation_days: 30,
         }
     }
 

@@ -41,6 +41,8 @@ pub const SESSIONS_REVOKE: &str = "sessions:revoke";
 pub const AUDIT_READ: &str = "audit:read";
 pub const ROLES_READ: &str = "roles:read";
 pub const ROLES_MANAGE: &str = "roles:manage";
+pub const KEYS_MANAGE: &str = "keys:manage";
+pub const TOKENS_INTROSPECT: &str = "tokens:introspect";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]

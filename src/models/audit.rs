@@ -42,6 +42,7 @@ pub mod action {
     pub const MFA_FAILURE: &str = "mfa_failure";
     pub const RECOVERY_CODE_USED: &str = "recovery_code_used";
     pub const RECOVERY_CODES_REGENERATED: &str = "recovery_codes_regenerated";
+    pub const KEY_ROTATED: &str = "key_rotated";
 
     /// Every action above.
     pub const ALL: &[&str] = &[
@@ -75,6 +76,7 @@ pub mod action {
         MFA_FAILURE,
         RECOVERY_CODE_USED,
         RECOVERY_CODES_REGENERATED,
+        KEY_ROTATED,
     ];
 }
 

@@ -4,7 +4,7 @@
 //! The model functions that make such writes (`users::update`, `users::set_password`,
 //! `users::set_email_verified`, `users::set_mfa_enabled`, `users::delete`,
 //! `users::touch_last_login`, `sessions::revoke`, `sessions::revoke_all_for_user`,
-//! `roles::create`, `roles::update`, `roles::delete`) take an [`AuthTx`] instead of a
+//! `roles::create`, `roles::update`, `roles::delete`, `signing_keys::rotate`) take an [`AuthTx`] instead of a
 //! plain connection, and record their own [`Change`] as part of the write. An `AuthTx` is
 //! made only by [`track`], which publishes the changes to other instances from inside
 //! the transaction and hands them back for local invalidation after commit
@@ -38,6 +38,8 @@ pub enum Change {
     AllSessions(i64),
     /// A role was created, deleted, or its permissions changed.
     Roles,
+    /// The signing keys changed (a rotation, an algorithm switch).
+    Keys,
 }
 
 /// A transaction that may change auth state. Dereferences to the connection, so every
@@ -113,6 +115,7 @@ fn encode(origin: &str, change: &Change) -> String {
         Change::Session(sid) => format!("{origin}|s:{sid}"),
         Change::AllSessions(id) => format!("{origin}|a:{id}"),
         Change::Roles => format!("{origin}|r:"),
+        Change::Keys => format!("{origin}|k:"),
     }
 }
 
@@ -125,6 +128,7 @@ pub fn decode(payload: &str) -> Option<(&str, Change)> {
         "s" => Some(Change::Session(value.to_string())),
         "a" => value.parse().ok().map(Change::AllSessions),
         "r" => Some(Change::Roles),
+        "k" => Some(Change::Keys),
         _ => None,
     }?;
     Some((origin, change))
@@ -141,6 +145,7 @@ mod tests {
             Change::Session("abc-_DEF".into()),
             Change::AllSessions(7),
             Change::Roles,
+            Change::Keys,
         ] {
             assert_eq!(decode(&encode("me", &c)), Some(("me", c)));
         }

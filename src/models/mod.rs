@@ -12,6 +12,7 @@ pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod sessions;
+pub mod signing_keys;
 pub mod totp_secrets;
 pub mod users;
 

@@ -35,7 +35,8 @@ use crate::state::AppState;
         (name = "profile", description = "The caller's own account and sessions"),
         (name = "admin", description = "User management, audit trail and stats (each route needs its own permission)"),
         (name = "roles", description = "Roles and permissions as data"),
-        (name = "mfa", description = "Multi-factor authentication: TOTP enrollment, recovery codes, turning it off")
+        (name = "mfa", description = "Multi-factor authentication: TOTP enrollment, recovery codes, turning it off"),
+        (name = "keys", description = "Signing keys: the public JWKS, listing and rotation")
     )
 )]
 pub struct ApiDoc;
@@ -43,6 +44,7 @@ pub struct ApiDoc;
 /// Operations that never touch the database, so never answer 503 for it.
 const NO_DATABASE: &[&str] = &[
     "getHealth",
+    "getJwks",
     "getOpenapiDocument",
     "apiReferencePage",
     "apiReferenceAsset",

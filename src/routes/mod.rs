@@ -10,6 +10,7 @@ mod docs;
 pub(crate) mod docs_page;
 mod extract;
 mod health;
+mod keys;
 mod methods;
 mod mfa;
 pub mod params;
@@ -47,6 +48,7 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
     cfg.service(health::health)
         .service(health::ready)
         .service(docs::openapi_json)
+        .service(keys::jwks)
         .service(docs_page::page)
         .service(docs_page::asset)
         .service(
@@ -84,6 +86,8 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
                         .service(admin::unlock)
                         .service(admin::password_reset)
                         .service(mfa::admin_reset)
+                        .service(keys::list)
+                        .service(keys::rotate)
                         .service(admin::audit)
                         .service(admin::stats)
                         .service(roles::list)

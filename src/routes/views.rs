@@ -15,7 +15,7 @@ use crate::services::roles::PermissionInfo;
 use crate::services::sessions::SignedIn;
 use crate::services::Page;
 
-fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
@@ -289,6 +289,7 @@ pub enum AuditAction {
     MfaFailure,
     RecoveryCodeUsed,
     RecoveryCodesRegenerated,
+    KeyRotated,
 }
 
 impl From<AuditEvent> for AuditEventView {
@@ -410,6 +411,7 @@ mod tests {
             MfaFailure,
             RecoveryCodeUsed,
             RecoveryCodesRegenerated,
+            KeyRotated,
         ]
         .iter()
         .map(|a| {

@@ -213,7 +213,7 @@ pub async fn change_password(
             if queued {
                 state.mail_queued(PASSWORD_CHANGED);
             }
-            sign_in(state, user, grant)
+            sign_in(state, user, grant).await
         }
         PasswordChange::Conflict => Err(AppError::Conflict),
     }

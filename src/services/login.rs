@@ -131,7 +131,7 @@ pub async fn login(
         match settle_right_password(state, policy, &attempt, user, &identifier, &client).await? {
             Settled::LoggedIn(user, grant) => {
                 state.metrics.login("success");
-                return sign_in(state, user, grant);
+                return sign_in(state, user, grant).await;
             }
             Settled::Disabled => {
                 state.metrics.login("disabled");

@@ -111,7 +111,7 @@ pub async fn complete_login(
         Ok(SecondStep::LoggedIn(user, grant, factor)) => {
             counted(state, factor);
             state.metrics.login("success");
-            sign_in(state, user, grant)
+            sign_in(state, user, grant).await
         }
         Ok(SecondStep::Refused(v)) => Err(refusal(state, v, AppError::MfaCodeRejected)),
         Ok(SecondStep::InvalidToken) | Err(AppError::InvalidMfaToken) => {

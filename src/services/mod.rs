@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod bootstrap;
+pub mod keys;
 pub mod lockout;
 pub mod login;
 pub mod mfa;

@@ -108,7 +108,7 @@ pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> A
         })
         .await?;
     let (name, result) = match outcome {
-        Outcome::Rotated(user, grant) => ("success", sign_in(state, user, grant)),
+        Outcome::Rotated(user, grant) => ("success", sign_in(state, user, grant).await),
         Outcome::ReuseDetected => ("reuse_detected", Err(AppError::InvalidRefreshToken)),
         Outcome::Revoked => ("revoked", Err(AppError::InvalidRefreshToken)),
         Outcome::Invalid => ("invalid", Err(AppError::InvalidRefreshToken)),

@@ -13,7 +13,7 @@ use crate::models::users::User;
 use crate::models::{email_tokens, login_failures, mfa_challenges, now, outbox, rate_events};
 use crate::net::ClientInfo;
 use crate::secret::new_id;
-use crate::services::Caller;
+use crate::services::{keys, Caller};
 use crate::state::AppState;
 
 /// A session's id, its current refresh token, its absolute end, and how it was
@@ -75,8 +75,10 @@ pub fn start(
     })
 }
 
-/// Signs an access token for the grant: it never outlives the session.
-pub fn sign_in(state: &AppState, user: User, grant: Grant) -> AppResult<SignedIn> {
+/// Signs an access token for the grant: it never outlives the session. Signed with
+/// the current key, even one another instance rotated in a moment ago.
+pub async fn sign_in(state: &AppState, user: User, grant: Grant) -> AppResult<SignedIn> {
+    keys::ensure_fresh(state).await?;
     let access = state.tokens.issue(
         user.id,
         &user.role,

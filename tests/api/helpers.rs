@@ -226,8 +226,14 @@ impl TestApp {
     /// A second instance of the app on the same database, secret and settings, as
     /// behind a load balancer.
     pub async fn second_instance(&self) -> TestApp {
+        self.second_instance_with(|_| {}).await
+    }
+
+    /// The same with some settings changed, as a redeploy with a new configuration.
+    pub async fn second_instance_with(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         let mut settings = (*self.state.settings).clone();
         settings.server.port = 0;
+        tweak(&mut settings);
         start_with(settings, Cleanup::Nothing, self.extension.clone()).await
     }
 }
@@ -670,6 +676,18 @@ impl<'a> AdminClient<'a> {
     pub async fn reset_mfa(&self, id: impl Display) -> Response {
         let path = format!("/api/admin/users/{id}/mfa");
         self.app.delete(&path, self.access()).await
+    }
+
+    /// `POST /api/admin/keys/rotate`.
+    pub async fn rotate_keys(&self) -> Response {
+        self.app
+            .post_json("/api/admin/keys/rotate", Some(self.access()), &json!({}))
+            .await
+    }
+
+    /// `GET /api/admin/keys`.
+    pub async fn keys(&self) -> Response {
+        self.app.get("/api/admin/keys", Some(self.access())).await
     }
 
     /// `GET /api/admin/audit`; `query` without the `?` (`""` for none).

@@ -7,6 +7,7 @@ mod docs;
 mod email;
 mod health;
 mod hostile;
+mod keys;
 mod lockout;
 mod login;
 mod mfa;

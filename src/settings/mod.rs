@@ -8,8 +8,11 @@ use serde::Deserialize;
 
 use crate::secret::Secret;
 
+mod algorithm;
+pub use algorithm::SigningAlgorithm;
+
 /// `config/default.toml` is compiled in, so the binary runs from any directory.
-const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// Shortest HMAC key we accept: HS256 wants at least as many bytes as its output.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -17,6 +20,8 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// The longest duration any setting may name: ten years. Far beyond any sensible
 /// lifetime, and far inside what date arithmetic can represent.
 pub const MAX_DURATION_SECS: u64 = 10 * 365 * 24 * 60 * 60;
+/// The longest signing-key rotation period (10 years).
+pub const MAX_KEY_ROTATION_DAYS: u64 = 3650;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -200,6 +205,28 @@ pub struct AuthSettings {
     /// not pass a second factor.
     #[serde(default)]
     pub admin_requires_mfa: bool,
+    /// `HS256`, `EdDSA`, `ES256` or `RS256` ([`Settings::signing_algorithm`]).
+    #[serde(default = "default_signing_algorithm")]
+    pub signing_algorithm: String,
+    /// Rotate the asymmetric signing key this often; 0 = never.
+    #[serde(default = "default_key_rotation_days")]
+    pub key_rotation_days: u64,
+}
+
+impl AuthSettings {
+    /// The configured signing algorithm (checked by [`Settings::check`]; HS256 if the
+    /// value was never checked and is not one).
+    pub fn signing_algorithm(&self) -> SigningAlgorithm {
+        SigningAlgorithm::parse(&self.signing_algorithm).unwrap_or(SigningAlgorithm::Hs256)
+    }
+}
+
+fn default_signing_algorithm() -> String {
+    "HS256".into()
+}
+
+fn default_key_rotation_days() -> u64 {
+    30
 }
 
 fn default_reset_ttl() -> u64 {
@@ -363,6 +390,18 @@ impl Settings {
             });
         }
         self.check_durations()?;
+        if SigningAlgorithm::parse(&self.auth.signing_algorithm).is_none() {
+            return Err(SettingsError::Invalid {
+                key: "APP__AUTH__SIGNING_ALGORITHM",
+                reason: "must be HS256, EdDSA, ES256 or RS256".into(),
+            });
+        }
+        if self.auth.key_rotation_days > MAX_KEY_ROTATION_DAYS {
+            return Err(SettingsError::Invalid {
+                key: "APP__AUTH__KEY_ROTATION_DAYS",
+                reason: format!("must be between 0 (never) and {MAX_KEY_ROTATION_DAYS}"),
+            });
+        }
         if self.auth.login_max_failures == 0 {
             return Err(SettingsError::Invalid {
                 key: "APP__AUTH__LOGIN_MAX_FAILURES",
