@@ -5,7 +5,7 @@
 //! `models::auth_state` and `changes`).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -38,9 +38,23 @@ impl From<&Session> for SessionState {
 /// Every role's permissions, by role name.
 pub type RoleTable = BTreeMap<String, Arc<PermissionSet>>;
 
+/// What the bearer middleware checks about an API key.
+#[derive(Debug)]
+pub struct ApiKeyState {
+    pub id: i64,
+    pub permissions: Arc<PermissionSet>,
+    pub expires_at: Option<NaiveDateTime>,
+    /// When `last_used_at` was last written (Unix seconds), so it is written about
+    /// once a minute rather than on every request.
+    pub last_written: AtomicI64,
+}
+
 pub struct AuthCache {
     users: Cache<i64, Arc<User>>,
     sessions: Cache<String, SessionState>,
+    /// API keys by their hash; `None` remembers a hash that is no key's (a key's hash
+    /// cannot be asked for before the key exists: it is 256 random bits).
+    api_keys: Cache<String, Option<Arc<ApiKeyState>>>,
     /// Roles are few: the whole table is loaded at once, and dropped on any role
     /// change, so a change of a role's permissions holds from the next request.
     roles: RwLock<Option<(Instant, Arc<RoleTable>)>>,
@@ -74,6 +88,11 @@ impl AuthCache {
                 .time_to_live(ttl)
                 .build(),
             sessions: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build(),
+            api_keys: Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
                 .support_invalidation_closures()
@@ -131,6 +150,31 @@ impl AuthCache {
         self.epoch.load(Ordering::Acquire)
     }
 
+    /// The API key with this hash: `Some(None)` when it is known to be no key's,
+    /// `None` when the database must be asked.
+    pub fn api_key(&self, hash: &str) -> Option<Option<Arc<ApiKeyState>>> {
+        let found = self.api_keys.get(hash);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Stores what a loader read about a key, unless an invalidation happened since
+    /// `epoch`.
+    pub fn fill_api_key(&self, epoch: u64, hash: &str, key: Option<Arc<ApiKeyState>>) {
+        if self.epoch() != epoch {
+            return;
+        }
+        self.api_keys.insert(hash.to_string(), key);
+        if self.epoch() != epoch {
+            self.api_keys.invalidate_all();
+        }
+    }
+
     /// Stores what a loader read, unless an invalidation happened since `epoch`.
     pub fn fill(&self, epoch: u64, user: Arc<User>, session_id: &str, session: SessionState) {
         if self.epoch() != epoch {
@@ -157,6 +201,15 @@ impl AuthCache {
                 Change::Roles => self.drop_roles(),
                 // The key ring is reloaded by its own task, woken here.
                 Change::Keys => self.keys_changed.notify_one(),
+                Change::ApiKey(id) => {
+                    let id = *id;
+                    let held = move |_: &String, k: &Option<Arc<ApiKeyState>>| {
+                        k.as_ref().is_some_and(|k| k.id == id)
+                    };
+                    if self.api_keys.invalidate_entries_if(held).is_err() {
+                        self.api_keys.invalidate_all();
+                    }
+                }
                 Change::AllSessions(id) => {
                     let id = *id;
                     if self
@@ -176,6 +229,7 @@ impl AuthCache {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.users.invalidate_all();
         self.sessions.invalidate_all();
+        self.api_keys.invalidate_all();
         self.drop_roles();
         self.keys_changed.notify_one();
     }

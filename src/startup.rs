@@ -348,6 +348,7 @@ fn serve(
             .app_data(web::Data::from(Arc::clone(&state.metrics)))
             .app_data(route_table.clone())
             .app_data(routes::json_config(json_limit))
+            .app_data(routes::form_config(json_limit))
             .app_data(routes::query_config())
             .app_data(routes::path_config())
             .wrap(cors(&state.settings))

@@ -15,6 +15,7 @@ use actix_web_httpauth::headers::authorization::Authorization;
 use actix_web_httpauth::middleware::HttpAuthentication;
 use futures_util::future::LocalBoxFuture;
 
+use crate::auth::api_key::{self, ApiKeyCaller};
 use crate::auth::bearer::BearerToken;
 use crate::cache::{RoleTable, SessionState};
 use crate::domain::{Amr, PermissionSet, RoleName};
@@ -68,15 +69,25 @@ async fn validate(
     creds: Credentials,
 ) -> Result<ServiceRequest, (Error, ServiceRequest)> {
     match authenticate(&req, creds).await {
-        Ok(user) => {
+        Ok(Authenticated::Person(user)) => {
             req.extensions_mut().insert(user);
+            Ok(req)
+        }
+        Ok(Authenticated::Service(key)) => {
+            req.extensions_mut().insert(key);
             Ok(req)
         }
         Err(e) => Err((e.into(), req)),
     }
 }
 
-async fn authenticate(req: &ServiceRequest, creds: Credentials) -> Result<AuthUser, AppError> {
+/// Who a bearer credential stands for.
+enum Authenticated {
+    Person(AuthUser),
+    Service(ApiKeyCaller),
+}
+
+async fn authenticate(req: &ServiceRequest, creds: Credentials) -> Result<Authenticated, AppError> {
     let creds = match creds {
         Some(c) => c.into_inner(),
         None if req.headers().contains_key(AUTHORIZATION) => return Err(AppError::InvalidToken),
@@ -86,7 +97,15 @@ async fn authenticate(req: &ServiceRequest, creds: Credentials) -> Result<AuthUs
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal("AppState missing"))?
         .clone();
-    authenticate_token(&state, creds.as_ref().token()).await
+    let token = creds.as_ref().token();
+    if api_key::is_api_key(token) {
+        return api_key::authenticate(&state, token)
+            .await
+            .map(Authenticated::Service);
+    }
+    authenticate_token(&state, token)
+        .await
+        .map(Authenticated::Person)
 }
 
 /// Everything the bearer middleware checks about a token: signature and claims, then
@@ -166,13 +185,15 @@ impl FromRequest for AuthUser {
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // Present whenever the route sits behind `bearer_auth`; absent means it does not.
-        ready(
-            req.extensions()
-                .get::<AuthUser>()
-                .cloned()
-                .ok_or(AppError::MissingToken),
-        )
+        let extensions = req.extensions();
+        // Present whenever the route sits behind `bearer_auth`; absent means it does
+        // not. An API key is a service's: routes that need a person refuse it.
+        let found = match extensions.get::<AuthUser>() {
+            Some(user) => Ok(user.clone()),
+            None if extensions.get::<ApiKeyCaller>().is_some() => Err(AppError::Forbidden),
+            None => Err(AppError::MissingToken),
+        };
+        ready(found)
     }
 }
 
@@ -208,10 +229,10 @@ enum Needed {
 }
 
 impl Needed {
-    fn met_by(&self, user: &AuthUser) -> bool {
+    fn met_by(&self, held: &PermissionSet) -> bool {
         match self {
-            Needed::One(p) => user.can(p),
-            Needed::AnyOf(ps) => ps.iter().any(|p| user.can(p)),
+            Needed::One(p) => held.allows(p),
+            Needed::AnyOf(ps) => ps.iter().any(|p| held.allows(p)),
         }
     }
 
@@ -268,10 +289,21 @@ where
         let mfa_needed = req
             .app_data::<web::Data<AppState>>()
             .is_some_and(|s| s.settings.auth.admin_requires_mfa);
-        let allowed = req.extensions().get::<AuthUser>().map(|u| {
-            let second_factor = !mfa_needed || u.amr.has_second_factor();
-            (self.needed.met_by(u), second_factor)
-        });
+        let allowed = {
+            let extensions = req.extensions();
+            match (
+                extensions.get::<AuthUser>(),
+                extensions.get::<ApiKeyCaller>(),
+            ) {
+                (Some(u), _) => {
+                    let second_factor = !mfa_needed || u.amr.has_second_factor();
+                    Some((self.needed.met_by(&u.permissions), second_factor))
+                }
+                // A key is a credential of its own, with no session to pass a factor.
+                (None, Some(k)) => Some((self.needed.met_by(&k.permissions), true)),
+                (None, None) => None,
+            }
+        };
         let refusal = match allowed {
             Some((true, true)) => {
                 let answer = self.service.call(req);

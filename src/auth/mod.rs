@@ -1,7 +1,10 @@
-//! HTTP authentication: the bearer middleware that guards `/api`, the authenticated
-//! caller as an extractor, and the guards that answer 403.
+//! HTTP authentication: the bearer middleware that guards `/api` (access tokens of
+//! people, API keys of services), the authenticated caller as an extractor, and the
+//! guards that answer 403.
 
+pub mod api_key;
 pub mod bearer;
 pub mod middleware;
 
+pub use api_key::ApiKeyCaller;
 pub use middleware::{bearer_auth, require_any_permission, require_permission, AuthUser};

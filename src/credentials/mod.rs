@@ -2,6 +2,7 @@
 //! opaque refresh tokens, password hashing on its own bounded pool, second factors
 //! (TOTP, recovery codes), signing key pairs, and sealing secrets kept at rest.
 
+pub mod api_key;
 pub mod hashpool;
 pub mod keys;
 pub mod passwords;

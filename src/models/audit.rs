@@ -43,6 +43,8 @@ pub mod action {
     pub const RECOVERY_CODE_USED: &str = "recovery_code_used";
     pub const RECOVERY_CODES_REGENERATED: &str = "recovery_codes_regenerated";
     pub const KEY_ROTATED: &str = "key_rotated";
+    pub const API_KEY_CREATED: &str = "api_key_created";
+    pub const API_KEY_DELETED: &str = "api_key_deleted";
 
     /// Every action above.
     pub const ALL: &[&str] = &[
@@ -77,6 +79,8 @@ pub mod action {
         RECOVERY_CODE_USED,
         RECOVERY_CODES_REGENERATED,
         KEY_ROTATED,
+        API_KEY_CREATED,
+        API_KEY_DELETED,
     ];
 }
 
@@ -92,6 +96,13 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
+/// Who caused an event: a person, an API key, or (both `None`) nobody signed in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct By {
+    pub actor: Option<i64>,
+    pub api_key: Option<i64>,
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = audit_events)]
 pub struct NewAuditEvent<'a> {
@@ -101,6 +112,9 @@ pub struct NewAuditEvent<'a> {
     pub target_id: Option<i64>,
     pub ip: Option<&'a str>,
     pub detail: String,
+    /// The API key that caused the event (`detail.api_key_id`; the actor is null).
+    #[diesel(skip_insertion)]
+    pub api_key_id: Option<i64>,
 }
 
 impl<'a> NewAuditEvent<'a> {
@@ -112,7 +126,22 @@ impl<'a> NewAuditEvent<'a> {
             target_id: None,
             ip: None,
             detail: "{}".into(),
+            api_key_id: None,
         }
+    }
+
+    /// Caused by an API key rather than a person: `actor_id` stays null and the key's
+    /// id goes into `detail.api_key_id`.
+    pub fn api_key(mut self, id: i64) -> Self {
+        self.api_key_id = Some(id);
+        self
+    }
+
+    /// Caused by `by`: a person (the actor) or an API key.
+    pub fn by(mut self, by: By) -> Self {
+        self.actor_id = by.actor;
+        self.api_key_id = by.api_key;
+        self
     }
 
     pub fn actor(mut self, id: i64) -> Self {
@@ -136,7 +165,16 @@ impl<'a> NewAuditEvent<'a> {
     }
 }
 
-pub fn record(conn: &mut Conn, event: NewAuditEvent<'_>) -> QueryResult<usize> {
+pub fn record(conn: &mut Conn, mut event: NewAuditEvent<'_>) -> QueryResult<usize> {
+    if let Some(key) = event.api_key_id {
+        let mut detail: serde_json::Value =
+            serde_json::from_str(&event.detail).unwrap_or_else(|_| serde_json::json!({}));
+        if let Some(map) = detail.as_object_mut() {
+            map.insert("api_key_id".into(), key.into());
+        }
+        event.detail = detail.to_string();
+        event.actor_id = None;
+    }
     diesel::insert_into(audit_events::table)
         .values(&event)
         .execute(conn)

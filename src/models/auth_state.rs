@@ -4,7 +4,7 @@
 //! The model functions that make such writes (`users::update`, `users::set_password`,
 //! `users::set_email_verified`, `users::set_mfa_enabled`, `users::delete`,
 //! `users::touch_last_login`, `sessions::revoke`, `sessions::revoke_all_for_user`,
-//! `roles::create`, `roles::update`, `roles::delete`, `signing_keys::rotate`) take an [`AuthTx`] instead of a
+//! `roles::create`, `roles::update`, `roles::delete`, `signing_keys::rotate`, `api_keys::delete`) take an [`AuthTx`] instead of a
 //! plain connection, and record their own [`Change`] as part of the write. An `AuthTx` is
 //! made only by [`track`], which publishes the changes to other instances from inside
 //! the transaction and hands them back for local invalidation after commit
@@ -40,6 +40,8 @@ pub enum Change {
     Roles,
     /// The signing keys changed (a rotation, an algorithm switch).
     Keys,
+    /// An API key was deleted.
+    ApiKey(i64),
 }
 
 /// A transaction that may change auth state. Dereferences to the connection, so every
@@ -116,6 +118,7 @@ fn encode(origin: &str, change: &Change) -> String {
         Change::AllSessions(id) => format!("{origin}|a:{id}"),
         Change::Roles => format!("{origin}|r:"),
         Change::Keys => format!("{origin}|k:"),
+        Change::ApiKey(id) => format!("{origin}|t:{id}"),
     }
 }
 
@@ -129,6 +132,7 @@ pub fn decode(payload: &str) -> Option<(&str, Change)> {
         "a" => value.parse().ok().map(Change::AllSessions),
         "r" => Some(Change::Roles),
         "k" => Some(Change::Keys),
+        "t" => value.parse().ok().map(Change::ApiKey),
         _ => None,
     }?;
     Some((origin, change))
@@ -146,6 +150,7 @@ mod tests {
             Change::AllSessions(7),
             Change::Roles,
             Change::Keys,
+            Change::ApiKey(9),
         ] {
             assert_eq!(decode(&encode("me", &c)), Some(("me", c)));
         }

@@ -1,5 +1,6 @@
 //! Queries: plain functions on `&mut Conn` returning `QueryResult`, one file per table.
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth_state;
 pub mod email_tokens;

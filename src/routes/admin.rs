@@ -18,7 +18,7 @@ use crate::routes::{JsonBody, OptionalObjectBody};
 use crate::services::accounts::{create_user as create, Creator};
 use crate::services::recovery::{self, AdminReset};
 use crate::services::users::{self as service, UserPatch};
-use crate::services::{audit as audit_service, Caller};
+use crate::services::{audit as audit_service, Principal};
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -113,7 +113,7 @@ pub struct CreateUser {
 #[post("/users", wrap = "require_permission(USERS_WRITE)")]
 pub async fn create_user(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Principal,
     body: JsonBody<CreateUser>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
@@ -179,7 +179,7 @@ pub struct PatchUser {
 )]
 pub async fn update_user(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Principal,
     id: web::Path<i64>,
     body: JsonBody<PatchUser>,
 ) -> AppResult<HttpResponse> {
@@ -209,7 +209,7 @@ pub async fn update_user(
 #[delete("/users/{id}", wrap = "require_permission(USERS_DELETE)")]
 pub async fn delete_user(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Principal,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     service::delete(&state, &caller, id.into_inner()).await?;
@@ -234,7 +234,7 @@ pub async fn delete_user(
 )]
 pub async fn revoke_sessions(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Principal,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     service::revoke_sessions(&state, &caller, id.into_inner()).await?;
@@ -256,7 +256,7 @@ pub async fn revoke_sessions(
 #[post("/users/{id}/unlock", wrap = "require_permission(USERS_UNLOCK)")]
 pub async fn unlock(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Principal,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     service::unlock(&state, &caller, id.into_inner()).await?;
@@ -351,7 +351,7 @@ pub struct AdminPasswordReset {
 #[post("/users/{id}/password-reset", wrap = "require_permission(USERS_WRITE)")]
 pub async fn password_reset(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Principal,
     id: web::Path<i64>,
     body: OptionalObjectBody<AdminPasswordReset>,
 ) -> AppResult<HttpResponse> {

@@ -36,7 +36,9 @@ use crate::state::AppState;
         (name = "admin", description = "User management, audit trail and stats (each route needs its own permission)"),
         (name = "roles", description = "Roles and permissions as data"),
         (name = "mfa", description = "Multi-factor authentication: TOTP enrollment, recovery codes, turning it off"),
-        (name = "keys", description = "Signing keys: the public JWKS, listing and rotation")
+        (name = "keys", description = "Signing keys: the public JWKS, listing and rotation"),
+        (name = "oauth", description = "Token introspection (RFC 7662) and revocation (RFC 7009) for other services"),
+        (name = "api-keys", description = "Service credentials")
     )
 )]
 pub struct ApiDoc;

@@ -3,20 +3,20 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceResponse};
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use std::future::{ready, Ready};
 
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::auth::AuthUser;
+use crate::auth::{ApiKeyCaller, AuthUser};
 use crate::error::{AppError, ErrorBody};
 use crate::net::{client_ip, ClientInfo};
-use crate::services::Caller;
+use crate::services::{Caller, Principal, ServiceCaller};
 use crate::state::AppState;
 
 pub fn json_config(limit: usize) -> web::JsonConfig {
@@ -51,6 +51,25 @@ fn expectation(e: &dyn std::fmt::Display) -> String {
         Some((_, expected)) => format!("expected {expected}"),
         None => "it could not be read".into(),
     }
+}
+
+/// Form bodies (`application/x-www-form-urlencoded`: the OAuth routes, as RFC 7009 and
+/// 7662 say).
+pub fn form_config(limit: usize) -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            let app = match err {
+                UrlencodedError::ContentType => AppError::UnsupportedMediaType,
+                UrlencodedError::Overflow { .. } => AppError::PayloadTooLarge,
+                _ => AppError::BadRequest {
+                    code: "invalid_body",
+                    message: "the body is not a valid application/x-www-form-urlencoded form"
+                        .into(),
+                },
+            };
+            app.into()
+        })
 }
 
 pub fn query_config() -> web::QueryConfig {
@@ -270,6 +289,27 @@ impl FromRequest for Caller {
                 client: client_info(req),
             });
         ready(caller)
+    }
+}
+
+/// Whoever called a route a service may call too: the signed-in person, or the API key.
+impl FromRequest for Principal {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let key = req.extensions().get::<ApiKeyCaller>().cloned();
+        let principal = match key {
+            Some(key) => Ok(Principal::Service(ServiceCaller {
+                key_id: key.key_id,
+                permissions: key.permissions,
+                client: client_info(req),
+            })),
+            None => Caller::from_request(req, payload)
+                .into_inner()
+                .map(Principal::Person),
+        };
+        ready(principal)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::domain::permission::KEYS_MANAGE;
 use crate::error::{AppResult, ErrorBody};
 use crate::routes::views::utc;
 use crate::services::keys::{self, KeyState};
-use crate::services::Caller;
+use crate::services::Principal;
 use crate::state::AppState;
 
 /// How long verifiers may cache the key set. Short, so a rotation's new key is seen
@@ -124,7 +124,7 @@ pub struct RotatedKey {
     security(("bearer" = []))
 )]
 #[get("/keys", wrap = "require_permission(KEYS_MANAGE)")]
-pub async fn list(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+pub async fn list(state: web::Data<AppState>, caller: Principal) -> AppResult<HttpResponse> {
     let items = keys::list(&state, &caller)
         .await?
         .into_iter()
@@ -155,7 +155,7 @@ pub async fn list(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpR
     security(("bearer" = []))
 )]
 #[post("/keys/rotate", wrap = "require_permission(KEYS_MANAGE)")]
-pub async fn rotate(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
+pub async fn rotate(state: web::Data<AppState>, caller: Principal) -> AppResult<HttpResponse> {
     let kid = keys::rotate(&state, &caller).await?;
     Ok(HttpResponse::Ok().json(RotatedKey { kid }))
 }

@@ -11,7 +11,7 @@ use crate::net::ClientInfo;
 use crate::routes::params::required;
 use crate::routes::views::TokenPairView;
 use crate::routes::JsonBody;
-use crate::services::{mfa, mfa_login, Caller};
+use crate::services::{mfa, mfa_login, Caller, Principal};
 use crate::state::AppState;
 
 use crate::auth::require_permission;
@@ -199,7 +199,7 @@ pub async fn complete_login(
 #[delete("/users/{id}/mfa", wrap = "require_permission(USERS_WRITE)")]
 pub async fn admin_reset(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Principal,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     mfa::admin_reset(&state, &caller, id.into_inner()).await?;

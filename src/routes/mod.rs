@@ -5,6 +5,7 @@
 //! are served (`tests/api/openapi.rs` fails if a route bypasses this).
 
 pub(crate) mod admin;
+mod api_keys;
 mod auth;
 mod docs;
 pub(crate) mod docs_page;
@@ -13,6 +14,7 @@ mod health;
 mod keys;
 mod methods;
 mod mfa;
+mod oauth;
 pub mod params;
 mod profile;
 mod roles;
@@ -26,8 +28,8 @@ use crate::auth::bearer_auth;
 
 pub use docs::{openapi_document, openapi_document_with, ApiDoc};
 pub use extract::{
-    fallback_error_handlers, json_config, path_config, query_config, JsonBody, OptionalJsonBody,
-    OptionalObjectBody,
+    fallback_error_handlers, form_config, json_config, path_config, query_config, JsonBody,
+    OptionalJsonBody, OptionalObjectBody,
 };
 pub use methods::{no_route, RouteTable};
 
@@ -64,6 +66,16 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
                 .service(scope("/logout").wrap(bearer_auth()).service(auth::logout)),
         )
         .service(
+            scope("/oauth")
+                .service(oauth::revoke)
+                // Its own scope so the bearer middleware covers exactly this route.
+                .service(
+                    scope("/introspect")
+                        .wrap(bearer_auth())
+                        .service(oauth::introspect),
+                ),
+        )
+        .service(
             scope("/api")
                 .wrap(bearer_auth())
                 .service(profile::get)
@@ -88,6 +100,9 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
                         .service(mfa::admin_reset)
                         .service(keys::list)
                         .service(keys::rotate)
+                        .service(api_keys::create)
+                        .service(api_keys::list)
+                        .service(api_keys::delete)
                         .service(admin::audit)
                         .service(admin::stats)
                         .service(roles::list)

@@ -12,7 +12,7 @@ use crate::routes::params::required;
 use crate::routes::views::{PermissionList, PermissionView, RoleList, RoleView};
 use crate::routes::JsonBody;
 use crate::services::roles::{self as service, parse_description};
-use crate::services::Caller;
+use crate::services::Principal;
 use crate::state::AppState;
 
 /// A permission: `resource:action` or `*`.
@@ -73,7 +73,7 @@ pub struct CreateRole {
 #[post("/roles", wrap = "require_permission(ROLES_MANAGE)")]
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Principal,
     body: JsonBody<CreateRole>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
@@ -133,7 +133,7 @@ pub struct PatchRole {
 #[patch("/roles/{name}", wrap = "require_permission(ROLES_MANAGE)")]
 pub async fn update(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Principal,
     name: web::Path<String>,
     body: JsonBody<PatchRole>,
 ) -> AppResult<HttpResponse> {
@@ -165,7 +165,7 @@ pub async fn update(
 #[delete("/roles/{name}", wrap = "require_permission(ROLES_MANAGE)")]
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Principal,
     name: web::Path<String>,
 ) -> AppResult<HttpResponse> {
     service::delete(&state, &caller, name.into_inner()).await?;

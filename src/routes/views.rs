@@ -290,6 +290,8 @@ pub enum AuditAction {
     RecoveryCodeUsed,
     RecoveryCodesRegenerated,
     KeyRotated,
+    ApiKeyCreated,
+    ApiKeyDeleted,
 }
 
 impl From<AuditEvent> for AuditEventView {
@@ -412,6 +414,8 @@ mod tests {
             RecoveryCodeUsed,
             RecoveryCodesRegenerated,
             KeyRotated,
+            ApiKeyCreated,
+            ApiKeyDeleted,
         ]
         .iter()
         .map(|a| {

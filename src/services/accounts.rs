@@ -3,7 +3,7 @@
 use crate::domain::permission::USERS_WRITE;
 use crate::domain::{Email, Password, RoleName};
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::{self, action, By, NewAuditEvent};
 use crate::models::email_tokens::{self, RESET};
 use crate::models::outbox::{EMAIL_VERIFICATION, PASSWORD_CHANGED};
 use crate::models::users::{self, NewUser, User};
@@ -12,15 +12,15 @@ use crate::net::ClientInfo;
 use crate::services::lockout::{release, Attempt, AttemptKeys, Policy, Reservation};
 use crate::services::recovery::queue_if_on;
 use crate::services::sessions::{self, sign_in, Grant, SignedIn};
-use crate::services::{authorize, roles, Caller};
+use crate::services::{authorize, roles, Caller, Principal};
 use crate::state::AppState;
 
 /// Who creates an account.
 pub enum Creator<'a> {
     /// The person registering it.
     Themselves(&'a ClientInfo),
-    /// An admin, on behalf of someone.
-    Admin(&'a Caller),
+    /// An admin (or a provisioning service's API key), on behalf of someone.
+    Admin(&'a Principal),
 }
 
 /// Creates an account with `role`. An admin needs `users:write`, and the right to
@@ -36,7 +36,7 @@ pub async fn create_user(
         Creator::Themselves(client) => (None, client.ip.clone()),
         Creator::Admin(caller) => {
             authorize(&state.metrics, caller, [USERS_WRITE])?;
-            (Some(caller.clone()), caller.client.ip.clone())
+            (Some(caller.clone()), caller.client().ip.clone())
         }
     };
     let hash = state.hasher.hash(password).await?;
@@ -70,14 +70,20 @@ pub async fn create_user(
                 AppError::Conflict => AppError::EmailTaken,
                 other => other,
             })?;
-            let (name, actor) = match &actor {
-                Some(a) => (action::USER_CREATED, a.user_id),
-                None => (action::REGISTER, user.id),
+            let (name, by) = match &actor {
+                Some(a) => (action::USER_CREATED, a.by()),
+                None => (
+                    action::REGISTER,
+                    By {
+                        actor: Some(user.id),
+                        api_key: None,
+                    },
+                ),
             };
             audit::record(
                 conn,
                 NewAuditEvent::new(name, at)
-                    .actor(actor)
+                    .by(by)
                     .target(user.id)
                     .ip(ip.as_deref())
                     .detail(serde_json::json!({ "email": user.email, "role": user.role })),

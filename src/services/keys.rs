@@ -19,11 +19,11 @@ use crate::credentials::keys::{self, NewKeyPair};
 use crate::credentials::sealed::Sealer;
 use crate::db::{Conn, Db};
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::{self, action, By, NewAuditEvent};
 use crate::models::auth_state::track;
 use crate::models::signing_keys::{self, NewSigningKey, SigningKeyRow};
 use crate::models::{locks, now};
-use crate::services::{authorize, Caller};
+use crate::services::{authorize, Principal};
 use crate::settings::{Settings, SigningAlgorithm};
 use crate::state::AppState;
 
@@ -92,7 +92,7 @@ fn rotate_blocking(
     alg: SigningAlgorithm,
     unless: Unless,
     reason: Reason,
-    actor: Option<i64>,
+    by: By,
     origin: &str,
 ) -> AppResult<Option<String>> {
     // Made before the transaction: RSA key generation takes a while.
@@ -114,15 +114,15 @@ fn rotate_blocking(
                 public_jwk: &jwk,
             };
             signing_keys::rotate(tx, &new, at)?;
-            let mut event = NewAuditEvent::new(action::KEY_ROTATED, at).detail(serde_json::json!({
-                "kid": pair.kid,
-                "alg": alg.name(),
-                "previous_kid": current.map(|c| c.kid),
-                "reason": reason.as_str(),
-            }));
-            if let Some(id) = actor {
-                event = event.actor(id);
-            }
+            let event =
+                NewAuditEvent::new(action::KEY_ROTATED, at)
+                    .by(by)
+                    .detail(serde_json::json!({
+                        "kid": pair.kid,
+                        "alg": alg.name(),
+                        "previous_kid": current.map(|c| c.kid),
+                        "reason": reason.as_str(),
+                    }));
             audit::record(tx, event)?;
             Ok(Some(pair.kid.clone()))
         })
@@ -163,7 +163,7 @@ pub async fn prepare(state: &AppState) -> AppResult<()> {
             alg,
             Unless::HasUsableKey,
             Reason::Initial,
-            None,
+            By::default(),
             &origin,
         )
     })
@@ -176,7 +176,7 @@ pub async fn prepare(state: &AppState) -> AppResult<()> {
 
 /// `POST /api/admin/keys/rotate`: a new key signs from now on; the previous one
 /// verifies until the tokens it signed have expired.
-pub async fn rotate(state: &AppState, caller: &Caller) -> AppResult<String> {
+pub async fn rotate(state: &AppState, caller: &Principal) -> AppResult<String> {
     authorize(
         &state.metrics,
         caller,
@@ -186,18 +186,10 @@ pub async fn rotate(state: &AppState, caller: &Caller) -> AppResult<String> {
     if !alg.is_asymmetric() {
         return Err(AppError::KeyNotRotatable);
     }
-    let (db, sealer, actor) = (state.db.clone(), state.key_sealer.clone(), caller.user_id);
+    let (db, sealer, by) = (state.db.clone(), state.key_sealer.clone(), caller.by());
     let origin = state.cache.instance().to_string();
     let kid = web::block(move || {
-        rotate_blocking(
-            &db,
-            &sealer,
-            alg,
-            Unless::Never,
-            Reason::Api,
-            Some(actor),
-            &origin,
-        )
+        rotate_blocking(&db, &sealer, alg, Unless::Never, Reason::Api, by, &origin)
     })
     .await??
     .ok_or_else(|| AppError::internal("an unconditional rotation made no key"))?;
@@ -214,11 +206,19 @@ pub fn rotate_from_cli(db: &Db, settings: &Settings) -> AppResult<Option<String>
         return Err(AppError::KeyNotRotatable);
     }
     let sealer = Sealer::new(&settings.auth.jwt_secret, keys::SEALING_PURPOSE);
-    rotate_blocking(db, &sealer, alg, Unless::Never, Reason::Cli, None, "cli")
+    rotate_blocking(
+        db,
+        &sealer,
+        alg,
+        Unless::Never,
+        Reason::Cli,
+        By::default(),
+        "cli",
+    )
 }
 
 /// `GET /api/admin/keys`: every key ever made, newest first.
-pub async fn list(state: &AppState, caller: &Caller) -> AppResult<Vec<KeyInfo>> {
+pub async fn list(state: &AppState, caller: &Principal) -> AppResult<Vec<KeyInfo>> {
     authorize(
         &state.metrics,
         caller,
@@ -281,7 +281,7 @@ pub async fn run(state: web::Data<AppState>) {
                     alg,
                     Unless::YoungerThan(due),
                     Reason::Schedule,
-                    None,
+                    By::default(),
                     &origin,
                 )
             })

@@ -23,7 +23,7 @@ use crate::models::{now, recovery_codes, roles, sessions as session_rows, totp_s
 use crate::net::ClientInfo;
 use crate::services::accounts::check_current_password;
 use crate::services::lockout::{AttemptKeys, Policy, Reservation};
-use crate::services::{authorize, Caller};
+use crate::services::{authorize, Caller, Principal};
 use crate::state::AppState;
 
 /// A started enrollment: what the authenticator app needs, shown this once.
@@ -413,7 +413,7 @@ pub async fn disable(
 /// `DELETE /api/admin/users/{id}/mfa`: MFA off for a user who lost the device, and
 /// every session of the user revoked. Needs `users:write`, and every permission of
 /// the user's role: taking a factor off an account weakens it.
-pub async fn admin_reset(state: &AppState, caller: &Caller, id: i64) -> AppResult<()> {
+pub async fn admin_reset(state: &AppState, caller: &Principal, id: i64) -> AppResult<()> {
     authorize(&state.metrics, caller, [USERS_WRITE])?;
     let (metrics, who) = (state.metrics.clone(), caller.clone());
     state
@@ -428,9 +428,9 @@ pub async fn admin_reset(state: &AppState, caller: &Caller, id: i64) -> AppResul
             audit::record(
                 tx,
                 NewAuditEvent::new(action::MFA_DISABLED, at)
-                    .actor(who.user_id)
+                    .by(who.by())
                     .target(id)
-                    .ip(who.client.ip.as_deref())
+                    .ip(who.client().ip.as_deref())
                     .detail(serde_json::json!({ "by": "admin", "was_enabled": was_on })),
             )?;
             Ok(())

@@ -20,7 +20,7 @@ use crate::models::users::{self, User};
 use crate::models::{login_failures, now, sessions};
 use crate::net::ClientInfo;
 use crate::secret::random_url_safe;
-use crate::services::{authorize, ratelimit, Caller};
+use crate::services::{authorize, ratelimit, Caller, Principal};
 use crate::state::AppState;
 
 /// A link's token: 256 random bits, URL-safe.
@@ -229,7 +229,7 @@ pub enum AdminReset {
 /// of the user's role: a reset link is the account.
 pub async fn admin_reset(
     state: &AppState,
-    caller: &Caller,
+    caller: &Principal,
     id: i64,
     send_email: bool,
 ) -> AppResult<AdminReset> {
@@ -250,9 +250,9 @@ pub async fn admin_reset(
             audit::record(
                 conn,
                 NewAuditEvent::new(action::PASSWORD_RESET_REQUESTED, at)
-                    .actor(who.user_id)
+                    .by(who.by())
                     .target(user.id)
-                    .ip(who.client.ip.as_deref())
+                    .ip(who.client().ip.as_deref())
                     .detail(serde_json::json!({ "delivery": delivery })),
             )?;
             if send_email {
@@ -261,7 +261,7 @@ pub async fn admin_reset(
                     true,
                     PASSWORD_RESET,
                     &user,
-                    who.client.ip.as_deref(),
+                    who.client().ip.as_deref(),
                     at,
                 )?;
                 return Ok(AdminReset::Mailed);

@@ -15,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::now;
 use crate::models::roles::{self, Role};
-use crate::services::{authorize, Caller};
+use crate::services::{authorize, Principal};
 use crate::state::AppState;
 
 /// Longest role description, in characters.
@@ -83,7 +83,7 @@ pub async fn catalogue(state: &AppState) -> AppResult<Vec<PermissionInfo>> {
 
 pub async fn create(
     state: &AppState,
-    caller: &Caller,
+    caller: &Principal,
     name: RoleName,
     description: String,
     permissions: Vec<Permission>,
@@ -95,7 +95,7 @@ pub async fn create(
         caller,
         permissions.iter().map(String::as_str),
     )?;
-    let (actor, ip) = (caller.user_id, caller.client.ip.clone());
+    let (by, ip) = (caller.by(), caller.client().ip.clone());
     state
         .change(move |tx| {
             let at = now();
@@ -108,7 +108,7 @@ pub async fn create(
             audit::record(
                 tx,
                 NewAuditEvent::new(action::ROLE_CREATED, at)
-                    .actor(actor)
+                    .by(by)
                     .ip(ip.as_deref())
                     .detail(
                         serde_json::json!({ "name": name.as_str(), "permissions": permissions }),
@@ -121,7 +121,7 @@ pub async fn create(
 
 pub async fn update(
     state: &AppState,
-    caller: &Caller,
+    caller: &Principal,
     name: String,
     description: Option<String>,
     permissions: Option<Vec<Permission>>,
@@ -160,8 +160,8 @@ pub async fn update(
             audit::record(
                 tx,
                 NewAuditEvent::new(action::ROLE_UPDATED, at)
-                    .actor(who.user_id)
-                    .ip(who.client.ip.as_deref())
+                    .by(who.by())
+                    .ip(who.client().ip.as_deref())
                     .detail(detail),
             )?;
             roles::find(tx, &name)?.ok_or(AppError::NotFound("role"))
@@ -169,9 +169,9 @@ pub async fn update(
         .await
 }
 
-pub async fn delete(state: &AppState, caller: &Caller, name: String) -> AppResult<()> {
+pub async fn delete(state: &AppState, caller: &Principal, name: String) -> AppResult<()> {
     authorize(&state.metrics, caller, [ROLES_MANAGE])?;
-    let (actor, ip) = (caller.user_id, caller.client.ip.clone());
+    let (by, ip) = (caller.by(), caller.client().ip.clone());
     state
         .change(move |tx| {
             roles::lock(tx, &name)?.ok_or(AppError::NotFound("role"))?;
@@ -186,7 +186,7 @@ pub async fn delete(state: &AppState, caller: &Caller, name: String) -> AppResul
             audit::record(
                 tx,
                 NewAuditEvent::new(action::ROLE_DELETED, now())
-                    .actor(actor)
+                    .by(by)
                     .ip(ip.as_deref())
                     .detail(serde_json::json!({ "name": name })),
             )?;
@@ -204,7 +204,7 @@ pub async fn delete(state: &AppState, caller: &Caller, name: String) -> AppResul
 pub fn check_assignment(
     conn: &mut Conn,
     metrics: &Metrics,
-    caller: &Caller,
+    caller: &Principal,
     role: &RoleName,
     from: Option<&str>,
 ) -> AppResult<()> {

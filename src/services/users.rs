@@ -8,7 +8,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::users::{self, User, UserChanges, UserFilter};
 use crate::models::{login_failures, now, sessions};
-use crate::services::{authorize, roles, Caller, Page, PageRequest};
+use crate::services::{authorize, roles, Page, PageRequest, Principal};
 use crate::state::AppState;
 
 /// One page of users. Filtering by a role that does not exist is a 422, as giving
@@ -75,7 +75,7 @@ pub struct UserPatch {
 /// `users:write`.
 pub async fn update(
     state: &AppState,
-    caller: &Caller,
+    caller: &Principal,
     id: i64,
     patch: UserPatch,
 ) -> AppResult<User> {
@@ -83,7 +83,7 @@ pub async fn update(
     if plain || patch.role.is_none() {
         authorize(&state.metrics, caller, [USERS_WRITE])?;
     }
-    let (actor_id, ip) = (caller.user_id, caller.client.ip.clone());
+    let (by, ip) = (caller.by(), caller.client().ip.clone());
     let (metrics, who) = (state.metrics.clone(), caller.clone());
     state
         .change(move |tx| {
@@ -108,7 +108,7 @@ pub async fn update(
             users::update(tx, id, &changes)?;
             let event = |name| {
                 NewAuditEvent::new(name, at)
-                    .actor(actor_id)
+                    .by(by)
                     .target(id)
                     .ip(ip.as_deref())
             };
@@ -137,8 +137,8 @@ pub async fn update(
 }
 
 /// Deletes a user and everything of theirs.
-pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> AppResult<()> {
-    let (actor_id, ip) = (caller.user_id, caller.client.ip.clone());
+pub async fn delete(state: &AppState, caller: &Principal, id: i64) -> AppResult<()> {
+    let (by, ip) = (caller.by(), caller.client().ip.clone());
     state
         .change(move |tx| {
             let (target, admins) = lock_for_change(tx, id)?;
@@ -148,7 +148,7 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> AppResult<()>
             audit::record(
                 tx,
                 NewAuditEvent::new(action::USER_DELETED, now())
-                    .actor(actor_id)
+                    .by(by)
                     .target(id)
                     .ip(ip.as_deref())
                     .detail(serde_json::json!({ "email": target.email })),
@@ -159,8 +159,8 @@ pub async fn delete(state: &AppState, caller: &Caller, id: i64) -> AppResult<()>
 }
 
 /// Revokes every session of a user: all their tokens stop working.
-pub async fn revoke_sessions(state: &AppState, caller: &Caller, id: i64) -> AppResult<()> {
-    let (actor_id, ip) = (caller.user_id, caller.client.ip.clone());
+pub async fn revoke_sessions(state: &AppState, caller: &Principal, id: i64) -> AppResult<()> {
+    let (by, ip) = (caller.by(), caller.client().ip.clone());
     state
         .change(move |tx| {
             let at = now();
@@ -169,7 +169,7 @@ pub async fn revoke_sessions(state: &AppState, caller: &Caller, id: i64) -> AppR
             audit::record(
                 tx,
                 NewAuditEvent::new(action::SESSIONS_REVOKED, at)
-                    .actor(actor_id)
+                    .by(by)
                     .target(id)
                     .ip(ip.as_deref())
                     .detail(serde_json::json!({ "sessions": count })),
@@ -180,8 +180,8 @@ pub async fn revoke_sessions(state: &AppState, caller: &Caller, id: i64) -> AppR
 }
 
 /// Clears the account's login failures (its lockout); the per-client count stays.
-pub async fn unlock(state: &AppState, caller: &Caller, id: i64) -> AppResult<()> {
-    let (actor_id, ip) = (caller.user_id, caller.client.ip.clone());
+pub async fn unlock(state: &AppState, caller: &Principal, id: i64) -> AppResult<()> {
+    let (by, ip) = (caller.by(), caller.client().ip.clone());
     state
         .db
         .transaction(move |conn| {
@@ -190,7 +190,7 @@ pub async fn unlock(state: &AppState, caller: &Caller, id: i64) -> AppResult<()>
             audit::record(
                 conn,
                 NewAuditEvent::new(action::UNLOCK, now())
-                    .actor(actor_id)
+                    .by(by)
                     .target(id)
                     .ip(ip.as_deref())
                     .detail(serde_json::json!({ "cleared_failures": cleared })),

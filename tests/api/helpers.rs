@@ -685,6 +685,24 @@ impl<'a> AdminClient<'a> {
             .await
     }
 
+    /// `POST /api/admin/api-keys` with `body`.
+    pub async fn create_api_key(&self, body: &Value) -> Response {
+        self.app
+            .post_json("/api/admin/api-keys", Some(self.access()), body)
+            .await
+    }
+
+    /// A new API key granting `permissions`: its id and its secret.
+    pub async fn api_key(&self, permissions: &[&str]) -> (i64, String) {
+        let body = json!({ "name": "a test service", "permissions": permissions });
+        let (status, key) = status_and_json(self.create_api_key(&body).await).await;
+        assert_eq!(status, StatusCode::CREATED, "{key}");
+        (
+            key["id"].as_i64().expect("id"),
+            key["key"].as_str().expect("key").to_string(),
+        )
+    }
+
     /// `GET /api/admin/keys`.
     pub async fn keys(&self) -> Response {
         self.app.get("/api/admin/keys", Some(self.access())).await

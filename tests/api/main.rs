@@ -3,6 +3,7 @@
 mod helpers;
 
 mod admin;
+mod api_keys;
 mod docs;
 mod email;
 mod health;
@@ -12,6 +13,7 @@ mod lockout;
 mod login;
 mod mfa;
 mod monolith;
+mod oauth;
 mod openapi;
 mod operations;
 mod profile;

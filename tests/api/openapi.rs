@@ -35,6 +35,11 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/profile/mfa/disable"),
     ("delete", "/api/admin/users/{id}/mfa"),
     ("get", "/.well-known/jwks.json"),
+    ("post", "/oauth/revoke"),
+    ("post", "/oauth/introspect"),
+    ("post", "/api/admin/api-keys"),
+    ("get", "/api/admin/api-keys"),
+    ("delete", "/api/admin/api-keys/{id}"),
     ("get", "/api/admin/keys"),
     ("post", "/api/admin/keys/rotate"),
     ("get", "/api/profile"),
@@ -84,6 +89,9 @@ pub const ADMIN_PERMISSIONS: &[(&str, &str, &[&str])] = &[
     ("delete", "/api/admin/users/{id}/mfa", &["users:write"]),
     ("get", "/api/admin/keys", &["keys:manage"]),
     ("post", "/api/admin/keys/rotate", &["keys:manage"]),
+    ("post", "/api/admin/api-keys", &["keys:manage"]),
+    ("get", "/api/admin/api-keys", &["keys:manage"]),
+    ("delete", "/api/admin/api-keys/{id}", &["keys:manage"]),
     ("get", "/api/admin/audit", &["audit:read"]),
     ("get", "/api/admin/stats", &["users:read"]),
     ("get", "/api/admin/roles", &["roles:read"]),
@@ -98,6 +106,10 @@ pub const ADMIN_PERMISSIONS: &[(&str, &str, &[&str])] = &[
 fn every_admin_operation_declares_the_permission_of_the_contract() {
     let doc = printed_document();
     for (method, path, op) in operations(&doc) {
+        if path == "/oauth/introspect" {
+            assert_eq!(op["x-permission"], serde_json::json!(["tokens:introspect"]));
+            continue;
+        }
         if !path.starts_with("/api/admin") {
             assert!(op.get("x-permission").is_none(), "{method} {path}");
             continue;
@@ -319,7 +331,8 @@ async fn bearer_security_is_declared_exactly_on_protected_routes(b: Backend) {
     let app = spawn_app(b).await;
     let doc = document(&app).await;
     for (method, path, op) in operations(&doc) {
-        let protected = path.starts_with("/api/") || path == "/auth/logout";
+        let protected =
+            path.starts_with("/api/") || path == "/auth/logout" || path == "/oauth/introspect";
         let declared = op["security"]
             .as_array()
             .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));

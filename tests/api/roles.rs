@@ -84,8 +84,13 @@ async fn call(
     let app = admin.me.app;
     let target = app.create_user().await;
     let role = admin.define_role(&[]).await;
+    // The {id} of an API-key route is a key's.
+    let id = match path.starts_with("/api/admin/api-keys/") {
+        true => admin.api_key(&[]).await.0,
+        false => target.id,
+    };
     let concrete = path
-        .replace("{id}", &target.id.to_string())
+        .replace("{id}", &id.to_string())
         .replace("{name}", &role);
     let token = as_caller.access();
     let res = match method {
@@ -106,6 +111,10 @@ async fn call(
         "post" if path == "/api/admin/users" => {
             let body =
                 json!({ "email": crate::helpers::new_email(), "password": "long enough pw" });
+            app.post_json(&concrete, Some(token), &body).await
+        }
+        "post" if path == "/api/admin/api-keys" => {
+            let body = json!({ "name": "a service", "permissions": [] });
             app.post_json(&concrete, Some(token), &body).await
         }
         "post" if path.ends_with("/password-reset") => {

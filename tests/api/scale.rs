@@ -308,6 +308,29 @@ const SCENARIOS: &[Scenario] = &[
         after: StatusCode::UNAUTHORIZED,
     },
     Scenario {
+        // RFC 7009 revocation of the access token, sent to A.
+        name: "oauth revoke",
+        devices: 1,
+        prepare: None,
+        change: |s| {
+            Box::pin(async move {
+                let user = s.probed();
+                user.app
+                    .client
+                    .post(user.app.url("/oauth/revoke"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(format!("token={}", user.access()))
+                    .send()
+                    .await
+                    .unwrap()
+            })
+        },
+        a_answers: StatusCode::OK,
+        probe: PROFILE,
+        before: None,
+        after: StatusCode::UNAUTHORIZED,
+    },
+    Scenario {
         // Refresh-token reuse detected on A kills the session on B.
         name: "refresh reuse",
         devices: 1,

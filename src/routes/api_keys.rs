@@ -1,0 +1,159 @@
+//! `/api/admin/api-keys`: service credentials.
+
+use actix_web::{delete, get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::require_permission;
+use crate::domain::permission::KEYS_MANAGE;
+use crate::domain::Permission;
+use crate::error::{AppResult, ErrorBody};
+use crate::models::api_keys::ApiKey;
+use crate::routes::params::required;
+use crate::routes::views::utc;
+use crate::routes::JsonBody;
+use crate::services::{api_keys as service, Principal};
+use crate::state::AppState;
+
+/// An API key, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    id: i64,
+    name: String,
+    /// The key's first characters (`tsk_` and 8 more), to tell keys apart.
+    #[schema(example = "tsk_Ab3dE6gH")]
+    prefix: String,
+    permissions: Vec<String>,
+    created_at: DateTime<Utc>,
+    /// Null: it never expires.
+    expires_at: Option<DateTime<Utc>>,
+    /// Null until first used; kept to within about a minute.
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ApiKey> for ApiKeyView {
+    fn from(k: &ApiKey) -> Self {
+        ApiKeyView {
+            id: k.id,
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            permissions: k.permission_list(),
+            created_at: utc(k.created_at),
+            expires_at: k.expires_at.map(utc),
+            last_used_at: k.last_used_at.map(utc),
+        }
+    }
+}
+
+/// A new API key: the only answer that ever holds `key`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKeyView {
+    id: i64,
+    name: String,
+    /// The key itself (`tsk_...`): send it as `Authorization: Bearer tsk_...`. Shown
+    /// only here: turnstile keeps just its hash.
+    key: String,
+    prefix: String,
+    permissions: Vec<String>,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    items: Vec<ApiKeyView>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewApiKeyRequest {
+    /// What the key is for, e.g. `billing sync`; 1 to 100 characters.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100)]
+    name: Option<String>,
+    /// What the key may do; the caller must hold each of them.
+    #[schema(required = true, value_type = Vec<String>, example = json!(["users:read", "tokens:introspect"]))]
+    permissions: Option<Vec<String>>,
+    /// Days until the key stops working; absent: never.
+    #[schema(value_type = u32, required = false, minimum = 1, maximum = 3650)]
+    expires_in_days: Option<u32>,
+}
+
+/// Create an API key for a service.
+#[utoipa::path(
+    tag = "api-keys",
+    operation_id = "createApiKey",
+    extensions(("x-permission" = json!(["keys:manage"]))),
+    request_body = NewApiKeyRequest,
+    responses(
+        (status = 201, description = "The key, shown this once", body = CreatedApiKeyView),
+        (status = 403, description = "`forbidden`: the caller lacks `keys:manage` or a permission the key would grant", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api-keys", wrap = "require_permission(KEYS_MANAGE)")]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Principal,
+    body: JsonBody<NewApiKeyRequest>,
+) -> AppResult<HttpResponse> {
+    let body = body.into_inner();
+    let name = service::parse_name(&required(body.name, "name")?)?;
+    let permissions = required(body.permissions, "permissions")?
+        .iter()
+        .map(|p| Permission::parse(p))
+        .collect::<AppResult<Vec<_>>>()?;
+    let (row, key) =
+        service::create(&state, &caller, name, permissions, body.expires_in_days).await?;
+    let view = ApiKeyView::from(&row);
+    Ok(HttpResponse::Created().json(CreatedApiKeyView {
+        id: view.id,
+        name: view.name,
+        key,
+        prefix: view.prefix,
+        permissions: view.permissions,
+        created_at: view.created_at,
+        expires_at: view.expires_at,
+        last_used_at: view.last_used_at,
+    }))
+}
+
+/// Every API key, newest first, without secrets.
+#[utoipa::path(
+    tag = "api-keys",
+    operation_id = "listApiKeys",
+    extensions(("x-permission" = json!(["keys:manage"]))),
+    responses((status = 200, description = "The keys", body = ApiKeyList)),
+    security(("bearer" = []))
+)]
+#[get("/api-keys", wrap = "require_permission(KEYS_MANAGE)")]
+pub async fn list(state: web::Data<AppState>, caller: Principal) -> AppResult<HttpResponse> {
+    let items = service::list(&state, &caller)
+        .await?
+        .iter()
+        .map(ApiKeyView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(ApiKeyList { items }))
+}
+
+/// Delete an API key: it stops working at once, on every instance.
+#[utoipa::path(
+    tag = "api-keys",
+    operation_id = "deleteApiKey",
+    extensions(("x-permission" = json!(["keys:manage"]))),
+    params(("id" = i64, Path, description = "API key id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`not_found`: no such key", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api-keys/{id}", wrap = "require_permission(KEYS_MANAGE)")]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Principal,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    service::delete(&state, &caller, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
