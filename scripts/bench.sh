@@ -20,7 +20,8 @@
 # Knobs (environment): BENCH_SKIP_BUILD=1; BENCH_DURATION (steady-state runs, s,
 # default 10); BENCH_STORM_DURATION (default 15); BENCH_PROBE_DURATION (default 10);
 # BENCH_PROBE_PAUSE_MS (pause between a probe connection's requests, default 0 =
-# closed loop); BENCH_KEEP=DIR (copy the raw wrk outputs and server log there).
+# closed loop); BENCH_ALGORITHM (APP__AUTH__SIGNING_ALGORITHM: HS256, the default,
+# EdDSA, ES256 or RS256); BENCH_KEEP=DIR (copy the raw wrk outputs and server log there).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +32,7 @@ DURATION="${BENCH_DURATION:-10}"
 STORM_DURATION="${BENCH_STORM_DURATION:-15}"
 PROBE_DURATION="${BENCH_PROBE_DURATION:-10}"
 PROBE_PAUSE_MS="${BENCH_PROBE_PAUSE_MS:-0}"
+ALGORITHM="${BENCH_ALGORITHM:-HS256}"
 # The probes start this long after the storm, once the bcrypt queue is full.
 PROBE_OFFSET=2
 if (( PROBE_OFFSET + PROBE_DURATION > STORM_DURATION )); then
@@ -198,7 +200,7 @@ METRICS_PORT="$(free_port)"
 CLK_TCK="$(getconf CLK_TCK)"
 NPROC="$(nproc)"
 
-log "starting $BIN (database in $WORK, metrics on 127.0.0.1:$METRICS_PORT)"
+log "starting $BIN ($ALGORITHM, database in $WORK, metrics on 127.0.0.1:$METRICS_PORT)"
 : >"$WORK/server.stdout.log"
 : >"$WORK/server.stderr.log"
 (
@@ -212,6 +214,7 @@ log "starting $BIN (database in $WORK, metrics on 127.0.0.1:$METRICS_PORT)"
         APP__DATABASE__URL="sqlite://$WORK/turnstile.db" \
         APP__AUTH__JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" \
         APP__AUTH__BCRYPT_COST=12 \
+        APP__AUTH__SIGNING_ALGORITHM="$ALGORITHM" \
         APP__AUTH__LOGIN_MAX_FAILURES=1000000000 \
         APP__METRICS__ENABLED=true \
         APP__METRICS__HOST=127.0.0.1 \
