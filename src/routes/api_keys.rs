@@ -11,6 +11,7 @@ use crate::domain::Permission;
 use crate::error::{AppResult, ErrorBody};
 use crate::models::api_keys::ApiKey;
 use crate::routes::params::required;
+use crate::routes::roles::PermissionName;
 use crate::routes::views::utc;
 use crate::routes::JsonBody;
 use crate::services::{api_keys as service, Principal};
@@ -69,13 +70,13 @@ pub struct ApiKeyList {
 #[derive(Deserialize, ToSchema)]
 pub struct NewApiKeyRequest {
     /// What the key is for, e.g. `billing sync`; 1 to 100 characters.
-    #[schema(required = true, value_type = String, min_length = 1, max_length = 100)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     name: Option<String>,
     /// What the key may do; the caller must hold each of them.
-    #[schema(required = true, value_type = Vec<String>, example = json!(["users:read", "tokens:introspect"]))]
+    #[schema(required = true, value_type = Vec<PermissionName>, example = json!(["users:read", "tokens:introspect"]))]
     permissions: Option<Vec<String>>,
-    /// Days until the key stops working; absent: never.
-    #[schema(value_type = u32, required = false, minimum = 1, maximum = 3650)]
+    /// Days until the key stops working; absent or null: never.
+    #[schema(value_type = Option<u32>, required = false, minimum = 1, maximum = 3650)]
     expires_in_days: Option<u32>,
 }
 

@@ -26,7 +26,7 @@ fn token_of(token: Option<String>) -> AppResult<String> {
 #[derive(Deserialize, ToSchema)]
 pub struct IntrospectionRequest {
     /// An access token or a refresh token.
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     token: Option<String>,
     /// `access_token` or `refresh_token`; a hint only (RFC 7662 §2.1).
     #[schema(value_type = String, required = false)]
@@ -134,7 +134,7 @@ pub async fn introspect(
 #[derive(Deserialize, ToSchema)]
 pub struct RevocationRequest {
     /// An access token or a refresh token.
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, min_length = 1)]
     token: Option<String>,
     /// `access_token` or `refresh_token`; a hint only (RFC 7009 §2.1).
     #[schema(value_type = String, required = false)]
