@@ -1,11 +1,12 @@
 //! Criterion benchmarks of the per-request auth work: signing and verifying access
-//! tokens, and the whole bearer validation path with a warm auth cache (what every
+//! tokens (a first verification per algorithm, and the memoised one), and the whole bearer validation path with a warm auth cache (what every
 //! request under /api pays). Results: docs/BENCHMARKS.md.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use std::hint::black_box;
 
 use turnstile::auth::middleware::authenticate_token;
+use turnstile::credentials::keys::{encoding_key, generate, verifying_key, KeyRing};
 use turnstile::credentials::TokenService;
 use turnstile::domain::Amr;
 use turnstile::domain::{Email, Password};
@@ -13,7 +14,7 @@ use turnstile::net::ClientInfo;
 use turnstile::secret::Secret;
 use turnstile::services::accounts::register;
 use turnstile::services::login::login;
-use turnstile::settings::Settings;
+use turnstile::settings::{Settings, SigningAlgorithm};
 use turnstile::startup::Application;
 
 fn settings(db_path: &std::path::Path) -> Settings {
@@ -43,6 +44,44 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("access_token_verify", |b| {
         b.iter(|| service.verify(black_box(&token)).unwrap())
     });
+}
+
+/// A token's first verification (a miss of the verified-token memo) for each
+/// algorithm: what a new token costs before the memo answers for it. Each sample is a
+/// token never seen before; making it is not timed.
+fn first_verify(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("turnstile-bench-{}", std::process::id()));
+    let mut group = c.benchmark_group("access_token_first_verify");
+    for alg in [
+        SigningAlgorithm::Hs256,
+        SigningAlgorithm::EdDsa,
+        SigningAlgorithm::Es256,
+        SigningAlgorithm::Rs256,
+    ] {
+        let mut s = settings(&dir.join("unused.db"));
+        s.auth.signing_algorithm = alg.name().to_string();
+        let service = TokenService::new(&s.auth);
+        if alg != SigningAlgorithm::Hs256 {
+            let pair = generate(alg).expect("key pair");
+            service.install(KeyRing {
+                signing: Some((pair.kid.clone(), encoding_key(alg, &pair.private_der))),
+                verifying: vec![verifying_key(&pair.public_jwk, None).expect("jwk")],
+            });
+        }
+        group.bench_function(alg.name(), |b| {
+            b.iter_batched(
+                || {
+                    service
+                        .issue(42, "user", 1, "session-id", Amr::Password, None)
+                        .unwrap()
+                        .token
+                },
+                |token| service.verify(black_box(&token)).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
 }
 
 fn bearer_path(c: &mut Criterion) {
@@ -89,5 +128,5 @@ fn bearer_path(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, tokens, bearer_path);
+criterion_group!(benches, tokens, first_verify, bearer_path);
 criterion_main!(benches);
