@@ -174,6 +174,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// One row (id 1) of user counts, kept by triggers on `users`.
+    user_stats (id) {
+        id -> Integer,
+        total -> BigInt,
+        admins -> BigInt,
+        disabled -> BigInt,
+        mfa_enabled -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(role_permissions -> roles (role));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
@@ -193,5 +204,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     refresh_tokens,
     audit_events,
-    login_failures
+    login_failures,
+    user_stats
 );

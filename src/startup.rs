@@ -23,6 +23,7 @@ use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::routes;
+use crate::services::audit as audit_service;
 use crate::services::bootstrap::{ensure_admin, BootstrapError};
 use crate::services::sessions::purge_expired;
 use crate::settings::Settings;
@@ -395,6 +396,11 @@ async fn purge_periodically(state: web::Data<AppState>) {
             }
             Ok(_) => {}
             Err(e) => log::warn!("purge failed: {}", e.code()),
+        }
+        match audit_service::purge_expired(&state).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("purged {n} audit events past their retention"),
+            Err(e) => log::warn!("audit purge failed: {}", e.code()),
         }
     }
 }

@@ -86,6 +86,12 @@ const GHOST: &str = "INSERT INTO users (email, password_hash, role, disabled, pa
 const UNVERIFIED: &str = "SELECT count(*) AS n FROM users WHERE NOT email_verified";
 /// Sessions from before MFA passed a password alone; nobody has a second factor yet.
 const PASSWORD_ONLY: &str = "SELECT count(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.amr = 'pwd' AND NOT u.mfa_enabled";
+/// The counts kept for stats start from the existing rows: 3 users, 2 admins, 1 disabled.
+const STATS: &str =
+    "SELECT total * 1000 + admins * 100 + disabled * 10 + mfa_enabled AS n FROM user_stats";
+/// Existing emails are in the search index (SQLite's FTS5 table).
+const SEARCHABLE: &str =
+    "SELECT count(*) AS n FROM users_email_fts WHERE users_email_fts MATCH '\"ann@exa\"'";
 const ADMIN_PERMISSIONS: &str =
     "SELECT count(*) AS n FROM role_permissions WHERE role = 'admin' AND permission = '*'";
 
@@ -115,6 +121,8 @@ fn verify_sqlite(conn: &mut SqliteConnection) {
         "sessions survived the rebuild of users"
     );
     assert_eq!(n(conn, TOKENS), 1, "refresh tokens survived too");
+    assert_eq!(n(conn, STATS), 3210, "stats count the existing users");
+    assert_eq!(n(conn, SEARCHABLE), 1, "existing emails can be searched");
     assert_eq!(n(conn, ADMIN_PERMISSIONS), 1);
     assert_eq!(
         n(conn, UNVERIFIED),
@@ -130,6 +138,8 @@ fn verify_sqlite(conn: &mut SqliteConnection) {
         .execute(conn)
         .unwrap();
     assert_eq!(n(conn, SESSIONS), 0);
+    assert_eq!(n(conn, STATS), 2210, "the triggers count deletions");
+    assert_eq!(n(conn, SEARCHABLE), 0, "deleted users leave the search index");
 }
 
 #[test]
@@ -181,6 +191,7 @@ fn a_v1_postgres_database_keeps_every_user_role_session_and_token() {
         };
         assert_eq!(n(SESSIONS), 1);
         assert_eq!(n(TOKENS), 1);
+        assert_eq!(n(STATS), 3210, "stats count the existing users");
         assert_eq!(n(ADMIN_PERMISSIONS), 1);
         assert_eq!(n(UNVERIFIED), 3, "existing addresses start unverified");
         assert_eq!(

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::{Conn, MultiBackend};
+use crate::models::{Count, Window, COUNT_CAP};
 use crate::schema::audit_events;
 
 /// Action names as stored and filtered on.
@@ -205,21 +206,43 @@ fn filtered<'a>(f: &'a AuditFilter) -> audit_events::BoxedQuery<'a, MultiBackend
     query
 }
 
-/// Newest first, plus the total number of matches.
+/// Newest first, and how many events match (capped).
 pub fn list(
     conn: &mut Conn,
     filter: &AuditFilter,
-    limit: i64,
-    offset: i64,
-) -> QueryResult<(Vec<AuditEvent>, i64)> {
-    let total = filtered(filter).count().get_result(conn)?;
-    let items = filtered(filter)
-        .order(audit_events::id.desc())
-        .limit(limit)
-        .offset(offset)
-        .select(AuditEvent::as_select())
+    window: Window,
+) -> QueryResult<(Vec<AuditEvent>, Count)> {
+    let found: Vec<i64> = filtered(filter)
+        .select(audit_events::id)
+        .limit(COUNT_CAP + 1)
         .load(conn)?;
-    Ok((items, total))
+    let mut query = filtered(filter)
+        .order(audit_events::id.desc())
+        .limit(window.limit);
+    query = match window.after {
+        Some(after) => query.filter(audit_events::id.lt(after)),
+        None => query.offset(window.offset),
+    };
+    let items = query.select(AuditEvent::as_select()).load(conn)?;
+    Ok((items, Count::of(found.len() as i64)))
+}
+
+/// Deletes up to `batch` of the oldest events from before `before`; the count it
+/// deleted. Small batches keep each delete's locks short.
+pub fn purge(conn: &mut Conn, before: NaiveDateTime, batch: i64) -> QueryResult<usize> {
+    // The id that ends the batch, if there are more old events than one batch.
+    let last: Option<i64> = audit_events::table
+        .filter(audit_events::at.lt(before))
+        .order(audit_events::id.asc())
+        .select(audit_events::id)
+        .offset(batch - 1)
+        .first(conn)
+        .optional()?;
+    let old = audit_events::table.filter(audit_events::at.lt(before));
+    match last {
+        Some(last) => diesel::delete(old.filter(audit_events::id.le(last))).execute(conn),
+        None => diesel::delete(old).execute(conn),
+    }
 }
 
 pub fn count_since(conn: &mut Conn, action: &str, since: NaiveDateTime) -> QueryResult<i64> {

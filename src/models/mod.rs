@@ -25,3 +25,38 @@ pub fn now() -> NaiveDateTime {
     // PostgreSQL keeps microseconds; truncate so both backends round-trip alike.
     n - chrono::Duration::nanoseconds(i64::from(n.and_utc().timestamp_subsec_nanos() % 1_000))
 }
+
+/// Totals stop counting here: beyond it a list answers `total_capped`.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// Which rows of a list a query returns, in the list's order: at most `limit`,
+/// starting after the row with id `after` (keyset paging) or `offset` rows in.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub limit: i64,
+    pub offset: i64,
+    pub after: Option<i64>,
+}
+
+/// How many rows match, exactly up to [`COUNT_CAP`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    pub total: i64,
+    pub capped: bool,
+}
+
+impl Count {
+    /// From the number of rows a query found when asked for at most `COUNT_CAP + 1`.
+    pub fn of(found: i64) -> Count {
+        match found > COUNT_CAP {
+            true => Count {
+                total: COUNT_CAP,
+                capped: true,
+            },
+            false => Count {
+                total: found,
+                capped: false,
+            },
+        }
+    }
+}

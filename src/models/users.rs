@@ -7,9 +7,10 @@ use crate::db::Conn;
 use crate::domain::role::ADMIN;
 use crate::domain::RoleName;
 use crate::models::auth_state::{AuthTx, Change};
+use crate::models::{Count, Window, COUNT_CAP};
 use crate::schema::users;
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: i64,
@@ -117,9 +118,19 @@ fn escape_like(q: &str) -> String {
     out
 }
 
+/// An FTS5 phrase matching `q` as a substring (the trigram tokenizer turns it into
+/// consecutive trigrams); quotes inside are doubled, so nothing in `q` is syntax.
+fn fts_phrase(q: &str) -> String {
+    format!("\"{}\"", q.replace('"', "\"\""))
+}
+
+/// The trigram index answers substrings of three characters or more.
+const TRIGRAM: usize = 3;
+
 fn filtered<'a>(filter: &UserFilter) -> users::BoxedQuery<'a, crate::db::MultiBackend> {
     let mut query = users::table.into_boxed();
     if let Some(q) = &filter.q {
+        // On PostgreSQL the trigram index (pg_trgm) serves this LIKE.
         query = query.filter(users::email.like(escape_like(q)).escape('\\'));
     }
     if let Some(role) = &filter.role {
@@ -128,21 +139,73 @@ fn filtered<'a>(filter: &UserFilter) -> users::BoxedQuery<'a, crate::db::MultiBa
     query
 }
 
-/// One page ordered by id (stable), plus the total number of matches.
+/// One page ordered by id (stable), and how many users match (capped).
 pub fn list(
     conn: &mut Conn,
     filter: &UserFilter,
-    limit: i64,
-    offset: i64,
-) -> QueryResult<(Vec<User>, i64)> {
-    let total = filtered(filter).count().get_result(conn)?;
-    let items = filtered(filter)
-        .order(users::id.asc())
-        .limit(limit)
-        .offset(offset)
-        .select(User::as_select())
+    window: Window,
+) -> QueryResult<(Vec<User>, Count)> {
+    if let (Conn::Sqlite(_), Some(q)) = (&*conn, &filter.q) {
+        if q.chars().count() >= TRIGRAM {
+            return list_by_trigrams(conn, q, filter.role.as_ref(), window);
+        }
+    }
+    let found: Vec<i64> = filtered(filter)
+        .select(users::id)
+        .limit(COUNT_CAP + 1)
         .load(conn)?;
-    Ok((items, total))
+    let mut query = filtered(filter).order(users::id.asc()).limit(window.limit);
+    query = match window.after {
+        Some(after) => query.filter(users::id.gt(after)),
+        None => query.offset(window.offset),
+    };
+    let items = query.select(User::as_select()).load(conn)?;
+    Ok((items, Count::of(found.len() as i64)))
+}
+
+/// SQLite's email search: the FTS5 trigram index drives the query in id order, so a
+/// page stops after its rows even when nearly every email matches.
+fn list_by_trigrams(
+    conn: &mut Conn,
+    q: &str,
+    role: Option<&RoleName>,
+    window: Window,
+) -> QueryResult<(Vec<User>, Count)> {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    const MATCHES: &str = "FROM users_email_fts f JOIN users u ON u.id = f.rowid \
+         WHERE f.email MATCH ? AND (? IS NULL OR u.role = ?)";
+    let phrase = fts_phrase(q);
+    let role = role.map(|r| r.as_str().to_string());
+    let found = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM (SELECT 1 {MATCHES} LIMIT ?)"
+    ))
+    .bind::<Text, _>(&phrase)
+    .bind::<Nullable<Text>, _>(&role)
+    .bind::<Nullable<Text>, _>(&role)
+    .bind::<BigInt, _>(COUNT_CAP + 1)
+    .get_result::<Counted>(conn)?
+    .n;
+    let items = diesel::sql_query(format!(
+        "SELECT u.* {MATCHES} AND f.rowid > ? ORDER BY f.rowid LIMIT ? OFFSET ?"
+    ))
+    .bind::<Text, _>(&phrase)
+    .bind::<Nullable<Text>, _>(&role)
+    .bind::<Nullable<Text>, _>(&role)
+    .bind::<BigInt, _>(window.after.unwrap_or(0))
+    .bind::<BigInt, _>(window.limit)
+    .bind::<BigInt, _>(if window.after.is_some() {
+        0
+    } else {
+        window.offset
+    })
+    .load::<User>(conn)?;
+    Ok((items, Count::of(found)))
+}
+
+#[derive(QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
 
 pub fn any_admin(conn: &mut Conn) -> QueryResult<bool> {
@@ -256,20 +319,18 @@ pub struct UserCounts {
     pub mfa_enabled: i64,
 }
 
+/// The counts the triggers on `users` keep in `user_stats` (one row read, no scan).
 pub fn counts(conn: &mut Conn) -> QueryResult<UserCounts> {
-    let total = users::table.count().get_result(conn)?;
-    let admins = users::table
-        .filter(users::role.eq(ADMIN))
-        .count()
-        .get_result(conn)?;
-    let disabled = users::table
-        .filter(users::disabled.eq(true))
-        .count()
-        .get_result(conn)?;
-    let mfa_enabled = users::table
-        .filter(users::mfa_enabled.eq(true))
-        .count()
-        .get_result(conn)?;
+    use crate::schema::user_stats;
+    let (total, admins, disabled, mfa_enabled) = user_stats::table
+        .find(1)
+        .select((
+            user_stats::total,
+            user_stats::admins,
+            user_stats::disabled,
+            user_stats::mfa_enabled,
+        ))
+        .first(conn)?;
     Ok(UserCounts {
         total,
         admins,
@@ -280,11 +341,17 @@ pub fn counts(conn: &mut Conn) -> QueryResult<UserCounts> {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_like;
+    use super::{escape_like, fts_phrase};
 
     #[test]
     fn like_wildcards_in_searches_are_taken_literally() {
         assert_eq!(escape_like("a_b%c"), "%a\\_b\\%c%");
         assert_eq!(escape_like("plain"), "%plain%");
+    }
+
+    #[test]
+    fn a_search_is_one_fts_phrase_whatever_it_holds() {
+        assert_eq!(fts_phrase("user42"), "\"user42\"");
+        assert_eq!(fts_phrase("a\" OR b"), "\"a\"\" OR b\"");
     }
 }

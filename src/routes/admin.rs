@@ -8,7 +8,7 @@ use crate::auth::{require_any_permission, require_permission};
 use crate::domain::permission::{
     AUDIT_READ, ROLES_MANAGE, SESSIONS_REVOKE, USERS_DELETE, USERS_READ, USERS_UNLOCK, USERS_WRITE,
 };
-use crate::domain::{Email, Password, RoleName};
+use crate::domain::{Email, Listing, Password, RoleName};
 use crate::error::{AppResult, ErrorBody};
 use crate::models::audit::AuditFilter;
 use crate::models::users::UserFilter;
@@ -29,6 +29,10 @@ pub struct ListUsersQuery {
     /// Items per page (default 20, capped at 100).
     #[param(minimum = 1)]
     per_page: Option<i64>,
+    /// Where the page starts: a `next_cursor` of an earlier answer (keyset paging,
+    /// fast at any depth); it wins over `page`.
+    #[param(max_length = 64, pattern = "^[A-Za-z0-9_-]*$")]
+    cursor: Option<String>,
     /// Case-insensitive substring of the email; empty means no filter.
     #[param(max_length = 254, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     q: Option<String>,
@@ -62,7 +66,7 @@ impl ToSchema for RoleFilter {}
     params(ListUsersQuery),
     responses(
         (status = 200, description = "One page of users, ordered by id", body = UserPage),
-        (status = 422, description = "`validation_error`: invalid paging, role or search text", body = ErrorBody),
+        (status = 422, description = "`validation_error`: invalid paging or cursor, role or search text", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -72,7 +76,7 @@ pub async fn list_users(
     query: web::Query<ListUsersQuery>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
-    let page = page_request(query.page, query.per_page)?;
+    let page = page_request(query.page, query.per_page, query.cursor, Listing::Users)?;
     let filter = UserFilter {
         q: text(query.q, "q")?.map(|q| q.to_lowercase()),
         // `role=` (as in `?q=&role=`) means no filter; anything else must be exact.
@@ -271,6 +275,10 @@ pub struct AuditQuery {
     /// Items per page (default 20, capped at 100).
     #[param(minimum = 1)]
     per_page: Option<i64>,
+    /// Where the page starts: a `next_cursor` of an earlier answer (keyset paging,
+    /// fast at any depth); it wins over `page`.
+    #[param(max_length = 64, pattern = "^[A-Za-z0-9_-]*$")]
+    cursor: Option<String>,
     /// e.g. `login_failure`, `role_change`, `refresh_reuse_detected`; empty means no filter.
     #[param(max_length = 254, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     action: Option<String>,
@@ -289,7 +297,7 @@ pub struct AuditQuery {
     extensions(("x-permission" = json!(["audit:read"]))),
     responses(
         (status = 200, description = "One page of audit events, newest first", body = AuditPage),
-        (status = 422, description = "`validation_error`: invalid paging, `action` or `since`", body = ErrorBody),
+        (status = 422, description = "`validation_error`: invalid paging or cursor, `action` or `since`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -299,7 +307,7 @@ pub async fn audit(
     query: web::Query<AuditQuery>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
-    let page = page_request(query.page, query.per_page)?;
+    let page = page_request(query.page, query.per_page, query.cursor, Listing::Audit)?;
     let filter = AuditFilter {
         action: text(query.action, "action")?,
         actor_id: query.actor_id,
@@ -310,7 +318,7 @@ pub async fn audit(
     Ok(HttpResponse::Ok().json(AuditPage::from(page)))
 }
 
-/// Dashboard numbers, computed with SQL aggregates.
+/// Dashboard numbers: user counts kept by the database, logins of the last 24 hours.
 #[utoipa::path(
     tag = "admin",
     operation_id = "getStats",

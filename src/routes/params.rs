@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDateTime};
 
+use crate::domain::{Cursor, Listing};
 use crate::error::{AppError, AppResult};
 use crate::services::PageRequest;
 
@@ -17,8 +18,14 @@ pub fn required<T>(value: Option<T>, field: &str) -> AppResult<T> {
     value.ok_or_else(|| AppError::Validation(format!("{field} is required")))
 }
 
-/// `page` (1-based, default 1) and `per_page` (default 20, capped at 100).
-pub fn page_request(page: Option<i64>, per_page: Option<i64>) -> AppResult<PageRequest> {
+/// `page` (1-based, default 1), `per_page` (default 20, capped at 100) and `cursor`
+/// (one this listing gave out as `next_cursor`; it wins over `page`).
+pub fn page_request(
+    page: Option<i64>,
+    per_page: Option<i64>,
+    cursor: Option<String>,
+    listing: Listing,
+) -> AppResult<PageRequest> {
     let page = page.unwrap_or(1);
     let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
     if page < 1 {
@@ -27,9 +34,15 @@ pub fn page_request(page: Option<i64>, per_page: Option<i64>) -> AppResult<PageR
     if per_page < 1 {
         return Err(AppError::Validation("per_page must be 1 or more".into()));
     }
+    let cursor = cursor
+        .filter(|c| !c.is_empty())
+        .map(|c| Cursor::parse(&c, listing))
+        .transpose()
+        .map_err(|e| AppError::Validation(e.to_string()))?;
     Ok(PageRequest {
         page,
         per_page: per_page.min(MAX_PER_PAGE),
+        cursor,
     })
 }
 
@@ -63,11 +76,16 @@ mod tests {
 
     #[test]
     fn paging_has_defaults_a_cap_and_a_floor() {
-        let p = page_request(None, None).unwrap();
+        let p = page_request(None, None, None, Listing::Users).unwrap();
         assert_eq!((p.page, p.per_page), (1, 20));
-        assert_eq!(page_request(Some(3), Some(500)).unwrap().per_page, 100);
-        assert!(page_request(Some(0), None).is_err());
-        assert!(page_request(None, Some(0)).is_err());
+        assert_eq!(
+            page_request(Some(3), Some(500), None, Listing::Users)
+                .unwrap()
+                .per_page,
+            100
+        );
+        assert!(page_request(Some(0), None, None, Listing::Users).is_err());
+        assert!(page_request(None, Some(0), None, Listing::Users).is_err());
     }
 
     #[test]

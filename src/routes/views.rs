@@ -312,10 +312,15 @@ impl From<AuditEvent> for AuditEventView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserPage {
     pub items: Vec<UserView>,
-    /// Users matching the filters, on every page.
+    /// Users matching the filters, on every page; exact up to 10,000 (then
+    /// `total_capped`).
     pub total: i64,
+    /// True when there are more than 10,000 matches: `total` is then 10,000.
+    pub total_capped: bool,
     pub page: i64,
     pub per_page: i64,
+    /// Send it back as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 impl From<Page<User>> for UserPage {
@@ -323,8 +328,10 @@ impl From<Page<User>> for UserPage {
         UserPage {
             items: p.items.iter().map(UserView::from).collect(),
             total: p.total,
+            total_capped: p.total_capped,
             page: p.page,
             per_page: p.per_page,
+            next_cursor: p.next.map(|c| c.encode()),
         }
     }
 }
@@ -333,10 +340,15 @@ impl From<Page<User>> for UserPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditPage {
     pub items: Vec<AuditEventView>,
-    /// Events matching the filters, on every page.
+    /// Events matching the filters, on every page; exact up to 10,000 (then
+    /// `total_capped`).
     pub total: i64,
+    /// True when there are more than 10,000 matches: `total` is then 10,000.
+    pub total_capped: bool,
     pub page: i64,
     pub per_page: i64,
+    /// Send it back as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 impl From<Page<AuditEvent>> for AuditPage {
@@ -344,8 +356,10 @@ impl From<Page<AuditEvent>> for AuditPage {
         AuditPage {
             items: p.items.into_iter().map(AuditEventView::from).collect(),
             total: p.total,
+            total_capped: p.total_capped,
             page: p.page,
             per_page: p.per_page,
+            next_cursor: p.next.map(|c| c.encode()),
         }
     }
 }

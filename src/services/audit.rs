@@ -2,6 +2,7 @@
 
 use chrono::Duration;
 
+use crate::domain::Listing;
 use crate::error::AppResult;
 use crate::models::audit::{self, action, AuditEvent, AuditFilter};
 use crate::models::{now, users};
@@ -25,11 +26,11 @@ pub async fn trail(
     filter: AuditFilter,
     page: PageRequest,
 ) -> AppResult<Page<AuditEvent>> {
-    let (items, total) = state
+    let (items, count) = state
         .db
-        .run(move |conn| Ok(audit::list(conn, &filter, page.per_page, page.offset())?))
+        .run(move |conn| Ok(audit::list(conn, &filter, page.window())?))
         .await?;
-    Ok(page.page_of(items, total))
+    Ok(page.page_of(items, count, Listing::Audit, |e| e.id))
 }
 
 pub async fn stats(state: &AppState) -> AppResult<Stats> {
@@ -48,4 +49,30 @@ pub async fn stats(state: &AppState) -> AppResult<Stats> {
             })
         })
         .await
+}
+
+/// Rows one purge statement deletes at most: each batch is its own short
+/// transaction, so writers of new events never wait long behind it.
+const PURGE_BATCH: i64 = 5_000;
+
+/// Deletes audit events older than `APP__AUDIT__RETENTION_DAYS` (nothing when it is
+/// 0), a batch at a time with a pause between batches; how many it deleted.
+pub async fn purge_expired(state: &AppState) -> AppResult<usize> {
+    let days = state.settings.audit.retention_days;
+    if days == 0 {
+        return Ok(0);
+    }
+    let before = now() - Duration::days(days as i64);
+    let mut deleted = 0;
+    loop {
+        let n = state
+            .db
+            .run(move |conn| Ok(audit::purge(conn, before, PURGE_BATCH)?))
+            .await?;
+        deleted += n;
+        if (n as i64) < PURGE_BATCH {
+            return Ok(deleted);
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -22,10 +22,11 @@ pub mod users;
 
 use std::sync::Arc;
 
-use crate::domain::{Amr, PermissionSet};
+use crate::domain::{Amr, Cursor, Listing, PermissionSet};
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
 use crate::models::audit::By;
+use crate::models::{Count, Window};
 use crate::net::ClientInfo;
 
 /// Who is asking: the signed-in user, the session the request came with, what the
@@ -128,33 +129,59 @@ pub fn authorize<'a>(
     }
 }
 
-/// A validated page request: `page` is 1-based, `per_page` already capped.
+/// A validated page request: `page` is 1-based, `per_page` already capped; with a
+/// cursor the page starts after the cursor's row and `page` is not used.
 #[derive(Debug, Clone, Copy)]
 pub struct PageRequest {
     pub page: i64,
     pub per_page: i64,
+    pub cursor: Option<Cursor>,
 }
 
 impl PageRequest {
-    fn offset(&self) -> i64 {
-        (self.page - 1).saturating_mul(self.per_page)
+    /// The rows to fetch: one more than a page, to learn whether another follows.
+    fn window(&self) -> Window {
+        Window {
+            limit: self.per_page + 1,
+            offset: (self.page - 1).saturating_mul(self.per_page),
+            after: self.cursor.map(Cursor::after),
+        }
     }
 
-    fn page_of<T>(self, items: Vec<T>, total: i64) -> Page<T> {
+    /// The page of `rows` (fetched with [`PageRequest::window`]), with the cursor of
+    /// the next page when there is one.
+    fn page_of<T>(
+        self,
+        mut items: Vec<T>,
+        count: Count,
+        listing: Listing,
+        id: impl Fn(&T) -> i64,
+    ) -> Page<T> {
+        let more = items.len() as i64 > self.per_page;
+        items.truncate(self.per_page as usize);
+        let next = match more {
+            true => items.last().map(|last| Cursor::new(listing, id(last))),
+            false => None,
+        };
         Page {
             items,
-            total,
+            total: count.total,
+            total_capped: count.capped,
             page: self.page,
             per_page: self.per_page,
+            next,
         }
     }
 }
 
-/// One page of a listing and the number of all matches.
+/// One page of a listing, how many rows match (exact up to
+/// [`crate::models::COUNT_CAP`]), and where the next page starts.
 #[derive(Debug)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: i64,
+    pub total_capped: bool,
     pub page: i64,
     pub per_page: i64,
+    pub next: Option<Cursor>,
 }

@@ -3,6 +3,7 @@
 
 use crate::db::Conn;
 use crate::domain::permission::USERS_WRITE;
+use crate::domain::Listing;
 use crate::domain::RoleName;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
@@ -18,7 +19,7 @@ pub async fn list(
     filter: UserFilter,
     page: PageRequest,
 ) -> AppResult<Page<User>> {
-    let (items, total) = state
+    let (items, count) = state
         .db
         .run(move |conn| {
             if let Some(role) = &filter.role {
@@ -26,10 +27,10 @@ pub async fn list(
                     return Err(AppError::Validation(format!("role {role} does not exist")));
                 }
             }
-            Ok(users::list(conn, &filter, page.per_page, page.offset())?)
+            Ok(users::list(conn, &filter, page.window())?)
         })
         .await?;
-    Ok(page.page_of(items, total))
+    Ok(page.page_of(items, count, Listing::Users, |u| u.id))
 }
 
 pub async fn get(state: &AppState, id: i64) -> AppResult<User> {

@@ -22,6 +22,8 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 pub const MAX_DURATION_SECS: u64 = 10 * 365 * 24 * 60 * 60;
 /// The longest signing-key rotation period (10 years).
 pub const MAX_KEY_ROTATION_DAYS: u64 = 3650;
+/// The longest audit retention that is not "forever" (10 years).
+pub const MAX_AUDIT_RETENTION_DAYS: u64 = 3650;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -38,6 +40,24 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub email: EmailSettings,
+    #[serde(default)]
+    pub audit: AuditSettings,
+}
+
+/// The audit trail's housekeeping.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditSettings {
+    /// Events older than this many days are deleted by the periodic purge; 0 = keep
+    /// them forever.
+    pub retention_days: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            retention_days: 365,
+        }
+    }
 }
 
 /// Outgoing mail (account recovery, verification, notifications).
@@ -402,6 +422,12 @@ impl Settings {
                 reason: format!("must be between 0 (never) and {MAX_KEY_ROTATION_DAYS}"),
             });
         }
+        if self.audit.retention_days > MAX_AUDIT_RETENTION_DAYS {
+            return Err(SettingsError::Invalid {
+                key: "APP__AUDIT__RETENTION_DAYS",
+                reason: format!("must be between 0 (forever) and {MAX_AUDIT_RETENTION_DAYS}"),
+            });
+        }
         if self.auth.login_max_failures == 0 {
             return Err(SettingsError::Invalid {
                 key: "APP__AUTH__LOGIN_MAX_FAILURES",
@@ -572,6 +598,7 @@ mod tests {
         assert_eq!(cfg.auth.bcrypt_cost, 12);
         assert_eq!(cfg.auth.login_max_failures, 5);
         assert_eq!(cfg.auth.login_window_secs, 900);
+        assert_eq!(cfg.audit.retention_days, 365);
         assert!(cfg.auth.jwt_secret.expose().is_empty());
     }
 

@@ -496,7 +496,16 @@ impl TestApp {
         };
         self.state
             .db
-            .run(move |conn| Ok(turnstile::models::audit::list(conn, &filter, 1, 0)?.1))
+            .run(move |conn| {
+                let window = turnstile::models::Window {
+                    limit: 1,
+                    offset: 0,
+                    after: None,
+                };
+                Ok(turnstile::models::audit::list(conn, &filter, window)?
+                    .1
+                    .total)
+            })
             .await
             .expect("audit count")
     }

@@ -16,6 +16,7 @@ mod monolith;
 mod oauth;
 mod openapi;
 mod operations;
+mod paging;
 mod profile;
 mod races;
 mod register;

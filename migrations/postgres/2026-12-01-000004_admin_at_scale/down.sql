@@ -1,0 +1,12 @@
+DROP TRIGGER users_stats_update ON users;
+DROP TRIGGER users_stats_delete ON users;
+DROP TRIGGER users_stats_insert ON users;
+DROP FUNCTION user_stats_track();
+DROP TABLE user_stats;
+DROP INDEX audit_events_at_idx;
+DROP INDEX audit_events_target_idx;
+CREATE INDEX audit_events_target_idx ON audit_events (target_id);
+DROP INDEX audit_events_actor_idx;
+CREATE INDEX audit_events_actor_idx ON audit_events (actor_id);
+DROP INDEX audit_events_action_id_idx;
+DROP INDEX users_email_trgm_idx;

@@ -1,0 +1,14 @@
+DROP TRIGGER users_stats_update;
+DROP TRIGGER users_stats_delete;
+DROP TRIGGER users_stats_insert;
+DROP TABLE user_stats;
+DROP INDEX audit_events_at_idx;
+DROP INDEX audit_events_target_idx;
+CREATE INDEX audit_events_target_idx ON audit_events (target_id);
+DROP INDEX audit_events_actor_idx;
+CREATE INDEX audit_events_actor_idx ON audit_events (actor_id);
+DROP INDEX audit_events_action_id_idx;
+DROP TRIGGER users_email_fts_update;
+DROP TRIGGER users_email_fts_delete;
+DROP TRIGGER users_email_fts_insert;
+DROP TABLE users_email_fts;
