@@ -1,6 +1,7 @@
 //! Upgrading a database that holds data: a v1 database (the migrations before roles)
 //! with users, sessions and refresh tokens is migrated by the server's own migrate
-//! step; every user keeps its role and nothing that referenced the users is lost.
+//! step; every user keeps its role and nothing that referenced the users is lost. And
+//! several instances starting at once on a fresh PostgreSQL database all come up.
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
@@ -139,22 +140,73 @@ fn verify_sqlite(conn: &mut SqliteConnection) {
         .unwrap();
     assert_eq!(n(conn, SESSIONS), 0);
     assert_eq!(n(conn, STATS), 2210, "the triggers count deletions");
-    assert_eq!(n(conn, SEARCHABLE), 0, "deleted users leave the search index");
+    assert_eq!(
+        n(conn, SEARCHABLE),
+        0,
+        "deleted users leave the search index"
+    );
 }
 
-#[test]
-fn a_v1_postgres_database_keeps_every_user_role_session_and_token() {
+/// The PostgreSQL server's admin URL and a connection to it; `None` (with a notice)
+/// when it is unreachable outside CI.
+fn postgres_admin() -> Option<(String, PgConnection)> {
     let admin_url = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut admin = match PgConnection::establish(&admin_url) {
-        Ok(c) => c,
+    match PgConnection::establish(&admin_url) {
+        Ok(c) => Some((admin_url, c)),
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
             panic!("PostgreSQL is required in CI: {e}")
         }
         Err(e) => {
             eprintln!("NOTICE: PostgreSQL unreachable ({e}); skipping");
-            return;
+            None
         }
+    }
+}
+
+#[test]
+fn instances_starting_together_on_a_fresh_postgres_database_all_migrate_it() {
+    let Some((admin_url, mut admin)) = postgres_admin() else {
+        return;
+    };
+    let name = format!("turnstile_together_{}", std::process::id());
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\""))
+        .execute(&mut admin)
+        .unwrap();
+    diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut admin)
+        .unwrap();
+    let root = admin_url
+        .rsplit_once('/')
+        .map(|(r, _)| r)
+        .unwrap_or(&admin_url);
+    let url = format!("{root}/{name}");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let db = Db::connect(&settings(&url)).unwrap();
+                barrier.wait();
+                db.migrate().map(|applied| applied.len())
+            })
+        })
+        .collect();
+    let applied: Vec<usize> = runs
+        .into_iter()
+        .map(|r| r.join().unwrap().expect("every instance starts"))
+        .collect();
+    // One of them applied everything; the others found nothing left to do.
+    assert_eq!(applied.iter().filter(|&&n| n > 0).count(), 1, "{applied:?}");
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .unwrap();
+}
+
+#[test]
+fn a_v1_postgres_database_keeps_every_user_role_session_and_token() {
+    let Some((admin_url, mut admin)) = postgres_admin() else {
+        return;
     };
     let name = format!("turnstile_upgrade_{}", std::process::id());
     diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\""))

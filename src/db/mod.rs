@@ -21,6 +21,9 @@ pub use manager::{DbTarget, Manager};
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// The PostgreSQL advisory lock key that serialises migrations ("turnstil" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7475_726e_7374_696c;
+
 /// A connection to whichever backend the database URL names.
 #[derive(diesel::MultiConnection)]
 pub enum Conn {
@@ -140,15 +143,36 @@ impl Db {
             postgres: &POSTGRES_MIGRATIONS,
         }];
         sets.extend(extra.copied());
+        // Instances starting together on one PostgreSQL take turns: the first applies
+        // what is pending, the others then find nothing to do. (A session lock, so it
+        // is released below whatever happened, before the connection goes back.)
+        let postgres = matches!(&*conn, Conn::Postgres(_));
+        if postgres {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .execute(&mut *conn)
+                .map_err(|e| DbInitError::Migrate(e.to_string()))?;
+        }
         let mut applied = Vec::new();
+        let mut outcome = Ok(());
         for set in &sets {
             let done = match &mut *conn {
                 Conn::Sqlite(c) => c.run_pending_migrations(Lent(set.sqlite)).map(names),
                 Conn::Postgres(c) => c.run_pending_migrations(Lent(set.postgres)).map(names),
             };
-            applied.extend(done.map_err(|e| DbInitError::Migrate(e.to_string()))?);
+            match done {
+                Ok(names) => applied.extend(names),
+                Err(e) => {
+                    outcome = Err(DbInitError::Migrate(e.to_string()));
+                    break;
+                }
+            }
         }
-        Ok(applied)
+        if postgres {
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+                .execute(&mut *conn)
+                .map_err(|e| DbInitError::Migrate(e.to_string()))?;
+        }
+        outcome.map(|()| applied)
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
