@@ -216,12 +216,26 @@ pub fn list(
         .select(audit_events::id)
         .limit(COUNT_CAP + 1)
         .load(conn)?;
-    let mut query = filtered(filter)
+    let query = filtered(filter)
         .order(audit_events::id.desc())
         .limit(window.limit);
-    query = match window.after {
-        Some(after) => query.filter(audit_events::id.lt(after)),
-        None => query.offset(window.offset),
+    let query = match (window.after, window.offset) {
+        (Some(after), _) => query.filter(audit_events::id.lt(after)),
+        (None, 0) => query,
+        // A deep page by number: skip over ids alone, then read the page's rows.
+        (None, offset) => {
+            let first: Option<i64> = filtered(filter)
+                .select(audit_events::id)
+                .order(audit_events::id.desc())
+                .offset(offset)
+                .limit(1)
+                .first(conn)
+                .optional()?;
+            match first {
+                Some(first) => query.filter(audit_events::id.le(first)),
+                None => return Ok((vec![], Count::of(found.len() as i64))),
+            }
+        }
     };
     let items = query.select(AuditEvent::as_select()).load(conn)?;
     Ok((items, Count::of(found.len() as i64)))

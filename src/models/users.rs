@@ -154,10 +154,25 @@ pub fn list(
         .select(users::id)
         .limit(COUNT_CAP + 1)
         .load(conn)?;
-    let mut query = filtered(filter).order(users::id.asc()).limit(window.limit);
-    query = match window.after {
-        Some(after) => query.filter(users::id.gt(after)),
-        None => query.offset(window.offset),
+    let query = filtered(filter).order(users::id.asc()).limit(window.limit);
+    let query = match (window.after, window.offset) {
+        (Some(after), _) => query.filter(users::id.gt(after)),
+        (None, 0) => query,
+        // A deep page by number: skip over ids alone (an index-only scan), then read
+        // just the page's rows, instead of reading every skipped row in full.
+        (None, offset) => {
+            let first: Option<i64> = filtered(filter)
+                .select(users::id)
+                .order(users::id.asc())
+                .offset(offset)
+                .limit(1)
+                .first(conn)
+                .optional()?;
+            match first {
+                Some(first) => query.filter(users::id.ge(first)),
+                None => return Ok((vec![], Count::of(found.len() as i64))),
+            }
+        }
     };
     let items = query.select(User::as_select()).load(conn)?;
     Ok((items, Count::of(found.len() as i64)))

@@ -146,6 +146,29 @@ async fn following_next_cursor_walks_the_audit_trail_newest_first_within_its_fil
     let ids = pages.concat();
     assert_eq!(ids.len(), 7, "{pages:?}");
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    // Page numbers land on the same rows as the cursors, past the end too.
+    for (n, expected) in pages.iter().enumerate() {
+        let body = page(
+            &admin,
+            "/api/admin/audit",
+            &format!("per_page=3&action=login_failure&page={}", n + 1),
+        )
+        .await;
+        let got: Vec<i64> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(&got, expected, "page {}", n + 1);
+    }
+    let beyond = page(
+        &admin,
+        "/api/admin/audit",
+        "per_page=3&action=login_failure&page=4",
+    )
+    .await;
+    assert_eq!(beyond["items"], json!([]));
     let target = format!("per_page=2&target_id={}", user.account.id);
     let by_target = walk(&admin, "/api/admin/audit", &target).await.concat();
     let all = page(
