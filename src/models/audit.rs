@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::{Conn, MultiBackend};
-use crate::models::{Count, Window, COUNT_CAP};
+use crate::models::{matched, Count, Window, COUNT_CAP};
 use crate::schema::audit_events;
 
 /// Action names as stored and filtered on.
@@ -212,8 +212,8 @@ pub fn list(
     filter: &AuditFilter,
     window: Window,
 ) -> QueryResult<(Vec<AuditEvent>, Count)> {
-    let found: Vec<i64> = filtered(filter)
-        .select(audit_events::id)
+    let found: Vec<i32> = filtered(filter)
+        .select(matched())
         .limit(COUNT_CAP + 1)
         .load(conn)?;
     let query = filtered(filter)

@@ -38,6 +38,13 @@ pub struct Window {
     pub after: Option<i64>,
 }
 
+/// What a capped count selects for each match: a constant, not a column, so that an
+/// index on the filtered columns answers it alone (PostgreSQL's indexes do not carry
+/// the id the way SQLite's carry the rowid).
+pub fn matched() -> diesel::expression::SqlLiteral<diesel::sql_types::Integer> {
+    diesel::dsl::sql::<diesel::sql_types::Integer>("1")
+}
+
 /// How many rows match, exactly up to [`COUNT_CAP`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Count {

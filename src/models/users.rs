@@ -7,7 +7,7 @@ use crate::db::Conn;
 use crate::domain::role::ADMIN;
 use crate::domain::RoleName;
 use crate::models::auth_state::{AuthTx, Change};
-use crate::models::{Count, Window, COUNT_CAP};
+use crate::models::{matched, Count, Window, COUNT_CAP};
 use crate::schema::users;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
@@ -145,13 +145,19 @@ pub fn list(
     filter: &UserFilter,
     window: Window,
 ) -> QueryResult<(Vec<User>, Count)> {
-    if let (Conn::Sqlite(_), Some(q)) = (&*conn, &filter.q) {
-        if q.chars().count() >= TRIGRAM {
+    match (&*conn, &filter.q) {
+        (Conn::Sqlite(_), Some(q)) if q.chars().count() >= TRIGRAM => {
             return list_by_trigrams(conn, q, filter.role.as_ref(), window);
         }
+        (Conn::Postgres(_), Some(_)) => {
+            if let Some(found) = list_from_matching_ids(conn, filter, window)? {
+                return Ok(found);
+            }
+        }
+        _ => {}
     }
-    let found: Vec<i64> = filtered(filter)
-        .select(users::id)
+    let found: Vec<i32> = filtered(filter)
+        .select(matched())
         .limit(COUNT_CAP + 1)
         .load(conn)?;
     let query = filtered(filter).order(users::id.asc()).limit(window.limit);
@@ -176,6 +182,41 @@ pub fn list(
     };
     let items = query.select(User::as_select()).load(conn)?;
     Ok((items, Count::of(found.len() as i64)))
+}
+
+/// PostgreSQL's email search: one pass over the trigram index yields the first
+/// `COUNT_CAP + 1` matching ids in order, which give the count and, when the page lies
+/// among them, the page itself (read by id), so the index is searched once, not twice.
+/// `None` when the page lies beyond them (the caller pages the usual way).
+fn list_from_matching_ids(
+    conn: &mut Conn,
+    filter: &UserFilter,
+    window: Window,
+) -> QueryResult<Option<(Vec<User>, Count)>> {
+    let ids: Vec<i64> = filtered(filter)
+        .select(users::id)
+        .order(users::id.asc())
+        .limit(COUNT_CAP + 1)
+        .load(conn)?;
+    let count = Count::of(ids.len() as i64);
+    let start = match window.after {
+        Some(after) => ids.partition_point(|&id| id <= after),
+        None => usize::try_from(window.offset).unwrap_or(usize::MAX),
+    };
+    let end = start.saturating_add(window.limit as usize);
+    if count.capped && end > ids.len() {
+        return Ok(None);
+    }
+    let page = ids.get(start..end.min(ids.len())).unwrap_or_default();
+    if page.is_empty() {
+        return Ok(Some((vec![], count)));
+    }
+    let items = users::table
+        .filter(users::id.eq_any(page))
+        .order(users::id.asc())
+        .select(User::as_select())
+        .load(conn)?;
+    Ok(Some((items, count)))
 }
 
 /// SQLite's email search: the FTS5 trigram index drives the query in id order, so a
