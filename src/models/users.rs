@@ -145,21 +145,22 @@ pub fn list(
     filter: &UserFilter,
     window: Window,
 ) -> QueryResult<(Vec<User>, Count)> {
-    match (&*conn, &filter.q) {
+    let count = match (&*conn, &filter.q) {
         (Conn::Sqlite(_), Some(q)) if q.chars().count() >= TRIGRAM => {
             return list_by_trigrams(conn, q, filter.role.as_ref(), window);
         }
-        (Conn::Postgres(_), Some(_)) => {
-            if let Some(found) = list_from_matching_ids(conn, filter, window)? {
-                return Ok(found);
-            }
+        (Conn::Postgres(_), Some(_)) => match list_from_matching_ids(conn, filter, window)? {
+            Ok(found) => return Ok(found),
+            Err(capped) => capped,
+        },
+        _ => {
+            let found: Vec<i32> = filtered(filter)
+                .select(matched())
+                .limit(COUNT_CAP + 1)
+                .load(conn)?;
+            Count::of(found.len() as i64)
         }
-        _ => {}
-    }
-    let found: Vec<i32> = filtered(filter)
-        .select(matched())
-        .limit(COUNT_CAP + 1)
-        .load(conn)?;
+    };
     let query = filtered(filter).order(users::id.asc()).limit(window.limit);
     let query = match (window.after, window.offset) {
         (Some(after), _) => query.filter(users::id.gt(after)),
@@ -176,47 +177,48 @@ pub fn list(
                 .optional()?;
             match first {
                 Some(first) => query.filter(users::id.ge(first)),
-                None => return Ok((vec![], Count::of(found.len() as i64))),
+                None => return Ok((vec![], count)),
             }
         }
     };
     let items = query.select(User::as_select()).load(conn)?;
-    Ok((items, Count::of(found.len() as i64)))
+    Ok((items, count))
 }
 
-/// PostgreSQL's email search: one pass over the trigram index yields the first
-/// `COUNT_CAP + 1` matching ids in order, which give the count and, when the page lies
-/// among them, the page itself (read by id), so the index is searched once, not twice.
-/// `None` when the page lies beyond them (the caller pages the usual way).
+/// PostgreSQL's email search: one pass over the trigram index yields every matching
+/// id when there are at most `COUNT_CAP`; they give the count and the page (read by
+/// id), so the index is searched once, not twice. Unordered on purpose: `ORDER BY id`
+/// would tempt the planner into walking the primary key instead of the index. `None`
+/// `Err(count)` when there are more: the caller pages the usual way, with that count.
 fn list_from_matching_ids(
     conn: &mut Conn,
     filter: &UserFilter,
     window: Window,
-) -> QueryResult<Option<(Vec<User>, Count)>> {
-    let ids: Vec<i64> = filtered(filter)
+) -> QueryResult<Result<(Vec<User>, Count), Count>> {
+    let mut ids: Vec<i64> = filtered(filter)
         .select(users::id)
-        .order(users::id.asc())
         .limit(COUNT_CAP + 1)
         .load(conn)?;
     let count = Count::of(ids.len() as i64);
+    if count.capped {
+        return Ok(Err(count));
+    }
+    ids.sort_unstable();
     let start = match window.after {
         Some(after) => ids.partition_point(|&id| id <= after),
         None => usize::try_from(window.offset).unwrap_or(usize::MAX),
     };
-    let end = start.saturating_add(window.limit as usize);
-    if count.capped && end > ids.len() {
-        return Ok(None);
-    }
-    let page = ids.get(start..end.min(ids.len())).unwrap_or_default();
+    let end = start.saturating_add(window.limit as usize).min(ids.len());
+    let page = ids.get(start..end).unwrap_or_default();
     if page.is_empty() {
-        return Ok(Some((vec![], count)));
+        return Ok(Ok((vec![], count)));
     }
     let items = users::table
         .filter(users::id.eq_any(page))
         .order(users::id.asc())
         .select(User::as_select())
         .load(conn)?;
-    Ok(Some((items, count)))
+    Ok(Ok((items, count)))
 }
 
 /// SQLite's email search: the FTS5 trigram index drives the query in id order, so a
