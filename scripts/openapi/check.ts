@@ -106,6 +106,11 @@ export const badStatus: S["Ready"]["database"] = "fine";
 // Pages reference their items' schema instead of repeating it inline.
 export const users: S["UserPage"]["items"] = [user];
 export const events: S["AuditPage"]["items"] = [event];
+// The next page's cursor, or null on the last page; whether the total stopped at 10,000.
+export const cursor: S["UserPage"]["next_cursor"] = null;
+export const capped: S["AuditPage"]["total_capped"] = true;
+// @ts-expect-error total_capped is a boolean
+export const badCapped: S["UserPage"]["total_capped"] = "yes";
 
 // Requests through openapi-fetch.
 const client = createClient<paths>({ baseUrl: "http://127.0.0.1:8080" });
@@ -114,6 +119,7 @@ export async function calls(): Promise<void> {
   await client.GET("/api/admin/users", {
     params: { query: { page: 2, per_page: 50, q: "example", role: "admin" } },
   });
+  await client.GET("/api/admin/audit", { params: { query: { cursor: "YTE6NDI", action: "logout" } } });
   // @ts-expect-error a role filter is a name, not a number
   await client.GET("/api/admin/users", { params: { query: { role: 5 } } });
   await client.POST("/api/admin/roles", { body: { name: "support", permissions: ["users:read"] } });

@@ -70,8 +70,22 @@ event = AuditEventView.from_dict(
     }
 )
 assert event.detail["reason"] == "invalid_credentials", event.detail.to_dict()
-page = AuditPage.from_dict({"items": [event.to_dict()], "total": 1, "page": 1, "per_page": 20})
+page = AuditPage.from_dict(
+    {
+        "items": [event.to_dict()],
+        "total": 10000,
+        "total_capped": True,
+        "page": 1,
+        "per_page": 20,
+        "next_cursor": "YTE6NDI",
+    }
+)
 assert isinstance(page.items[0], AuditEventView)
+assert page.total_capped is True and page.next_cursor == "YTE6NDI"
+last = AuditPage.from_dict(
+    {"items": [], "total": 0, "total_capped": False, "page": 1, "per_page": 20, "next_cursor": None}
+)
+assert last.next_cursor is None
 
 error = ErrorBody.from_dict({"error": "too_many_attempts", "message": "try again later"})
 assert error.error == ErrorCode.TOO_MANY_ATTEMPTS
