@@ -201,15 +201,10 @@ impl AuthCache {
                 Change::Roles => self.drop_roles(),
                 // The key ring is reloaded by its own task, woken here.
                 Change::Keys => self.keys_changed.notify_one(),
-                Change::ApiKey(id) => {
-                    let id = *id;
-                    let held = move |_: &String, k: &Option<Arc<ApiKeyState>>| {
-                        k.as_ref().is_some_and(|k| k.id == id)
-                    };
-                    if self.api_keys.invalidate_entries_if(held).is_err() {
-                        self.api_keys.invalidate_all();
-                    }
-                }
+                // Keys are few and deleted rarely: forget them all, which moka
+                // guarantees at once for every entry inserted before this call (a
+                // predicate is evaluated lazily, and a racing fill slipped past it).
+                Change::ApiKey(_) => self.api_keys.invalidate_all(),
                 Change::AllSessions(id) => {
                     let id = *id;
                     if self

@@ -91,9 +91,11 @@ fn touch_if_due(state: &web::Data<AppState>, key: &ApiKeyState, at: chrono::Naiv
     }
     let (state, id) = (state.clone(), key.id);
     actix_web::rt::spawn(async move {
+        // A transaction, so that on SQLite it takes its turn with the other writers
+        // (a bare write could make a concurrent transaction's snapshot stale: 503).
         let written = state
             .db
-            .run(move |conn| Ok(api_keys::touch(conn, id, at)?))
+            .transaction(move |conn| Ok(api_keys::touch(conn, id, at)?))
             .await;
         if let Err(e) = written {
             log::warn!("could not record the use of API key {id}: {}", e.code());

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::auth::require_permission;
 use crate::domain::permission::KEYS_MANAGE;
 use crate::domain::Permission;
-use crate::error::{AppResult, ErrorBody};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::models::api_keys::ApiKey;
 use crate::routes::params::required;
 use crate::routes::roles::PermissionName;
@@ -77,7 +77,23 @@ pub struct NewApiKeyRequest {
     permissions: Option<Vec<String>>,
     /// Days until the key stops working; absent or null: never.
     #[schema(value_type = Option<u32>, required = false, minimum = 1, maximum = 3650)]
-    expires_in_days: Option<u32>,
+    expires_in_days: Option<serde_json::Number>,
+}
+
+/// `expires_in_days` as a count of days: JSON Schema calls `30.0` an integer too, so
+/// a whole number written with a fraction is taken; anything else is a 422.
+fn whole_days(n: &serde_json::Number) -> AppResult<u32> {
+    let whole = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    });
+    whole.and_then(|d| u32::try_from(d).ok()).ok_or_else(|| {
+        AppError::Validation(format!(
+            "expires_in_days is between 1 and {}",
+            service::MAX_DAYS
+        ))
+    })
 }
 
 /// Create an API key for a service.
@@ -104,8 +120,8 @@ pub async fn create(
         .iter()
         .map(|p| Permission::parse(p))
         .collect::<AppResult<Vec<_>>>()?;
-    let (row, key) =
-        service::create(&state, &caller, name, permissions, body.expires_in_days).await?;
+    let days = body.expires_in_days.as_ref().map(whole_days).transpose()?;
+    let (row, key) = service::create(&state, &caller, name, permissions, days).await?;
     let view = ApiKeyView::from(&row);
     Ok(HttpResponse::Created().json(CreatedApiKeyView {
         id: view.id,
