@@ -2,17 +2,21 @@
 //! user's current row (role, disabled, password version, profile) and the session's
 //! state. A hit costs no database round-trip. Bounded (LRU-like, by entry count) with
 //! a TTL as a safety net; auth-state writes invalidate entries explicitly (see
-//! `models::auth_state` and `changes`).
+//! `models::auth_state` and `changes`), and every value handed out is checked against
+//! the invalidation marks (`marks`) rather than trusting the map's own invalidation.
+
+mod marks;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use moka::sync::Cache;
 use tokio::sync::Notify;
 
+use self::marks::{Loaded, Mark, Marks, Subject};
 use crate::domain::PermissionSet;
 use crate::models::auth_state::Change;
 use crate::models::sessions::Session;
@@ -50,19 +54,22 @@ pub struct ApiKeyState {
 }
 
 pub struct AuthCache {
-    users: Cache<i64, Arc<User>>,
-    sessions: Cache<String, SessionState>,
+    users: Cache<i64, Loaded<Arc<User>>>,
+    sessions: Cache<String, Loaded<SessionState>>,
     /// API keys by their hash; `None` remembers a hash that is no key's (a key's hash
     /// cannot be asked for before the key exists: it is 256 random bits).
-    api_keys: Cache<String, Option<Arc<ApiKeyState>>>,
+    api_keys: Cache<String, Loaded<Option<Arc<ApiKeyState>>>>,
+    marks: Marks,
     /// Roles are few: the whole table is loaded at once, and dropped on any role
     /// change, so a change of a role's permissions holds from the next request.
     roles: RwLock<Option<(Instant, Arc<RoleTable>)>>,
     /// The safety-net lifetime of every entry, the role table included.
     ttl: Duration,
-    /// Bumped by every invalidation. A loader that read the database before a bump
-    /// must not store what it read: it may predate the change.
+    /// Bumped by every invalidation. A value read from the database before a bump
+    /// is not handed out after it if the bump's marks concern it.
     epoch: AtomicU64,
+    /// Invalidations take turns: bump, then mark, in epoch order.
+    applying: Mutex<()>,
     hits: AtomicU64,
     misses: AtomicU64,
     /// Random per process: marks this instance's own change broadcasts.
@@ -90,16 +97,16 @@ impl AuthCache {
             sessions: Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
-                .support_invalidation_closures()
                 .build(),
             api_keys: Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
-                .support_invalidation_closures()
                 .build(),
+            marks: Marks::new(ttl, capacity),
             roles: RwLock::new(None),
             ttl,
             epoch: AtomicU64::new(0),
+            applying: Mutex::new(()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             instance: crate::secret::new_id(),
@@ -109,10 +116,20 @@ impl AuthCache {
 
     /// Both entries, or `None` (a miss) if either is absent.
     pub fn get(&self, user_id: i64, session_id: &str) -> Option<(Arc<User>, SessionState)> {
-        let found = self
-            .users
-            .get(&user_id)
-            .and_then(|u| self.sessions.get(session_id).map(|s| (u, s)));
+        let found = self.users.get(&user_id).and_then(|user| {
+            let session = self.sessions.get(session_id)?;
+            let now = Instant::now();
+            let current = self.current(&user, Subject::User(user_id), now)
+                && self.current(
+                    &session,
+                    Subject::Session {
+                        id: session_id,
+                        user_id: session.value.user_id,
+                    },
+                    now,
+                );
+            current.then_some((user.value, session.value))
+        });
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -150,10 +167,21 @@ impl AuthCache {
         self.epoch.load(Ordering::Acquire)
     }
 
+    /// Whether a cached value may be handed out: younger than the TTL (the map's own
+    /// expiry is not trusted either) and loaded after every invalidation of it.
+    fn current<V>(&self, loaded: &Loaded<V>, subject: Subject<'_>, now: Instant) -> bool {
+        now.saturating_duration_since(loaded.at) < self.ttl
+            && self.marks.passes(subject, loaded.epoch)
+    }
+
     /// The API key with this hash: `Some(None)` when it is known to be no key's,
     /// `None` when the database must be asked.
     pub fn api_key(&self, hash: &str) -> Option<Option<Arc<ApiKeyState>>> {
-        let found = self.api_keys.get(hash);
+        let found = self
+            .api_keys
+            .get(hash)
+            .filter(|k| self.current(k, Subject::ApiKey, Instant::now()))
+            .map(|k| k.value);
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -163,65 +191,79 @@ impl AuthCache {
         found
     }
 
-    /// Stores what a loader read about a key, unless an invalidation happened since
-    /// `epoch`.
+    /// Stores what a loader read about a key; `epoch` is [`AuthCache::epoch`] taken
+    /// before the read.
     pub fn fill_api_key(&self, epoch: u64, hash: &str, key: Option<Arc<ApiKeyState>>) {
+        // Possibly stale already: not stored (see `loaded_at`).
         if self.epoch() != epoch {
             return;
         }
-        self.api_keys.insert(hash.to_string(), key);
-        if self.epoch() != epoch {
-            self.api_keys.invalidate_all();
-        }
+        let at = self.loaded_at();
+        self.api_keys
+            .insert(hash.to_string(), Loaded::new(epoch, at, key));
     }
 
-    /// Stores what a loader read, unless an invalidation happened since `epoch`.
+    /// Stores what a loader read; `epoch` is [`AuthCache::epoch`] taken before the
+    /// read.
     pub fn fill(&self, epoch: u64, user: Arc<User>, session_id: &str, session: SessionState) {
         if self.epoch() != epoch {
             return;
         }
-        self.users.insert(user.id, user);
-        self.sessions.insert(session_id.to_string(), session);
-        // An invalidation that raced the two inserts must win.
-        if self.epoch() != epoch {
-            self.users.invalidate_all();
-            self.sessions.invalidate_all();
-        }
+        let at = self.loaded_at();
+        self.users.insert(user.id, Loaded::new(epoch, at, user));
+        self.sessions
+            .insert(session_id.to_string(), Loaded::new(epoch, at, session));
     }
 
+    /// The time a value being stored is aged from. Storing it now, just after
+    /// finding its epoch still current, means any mark that refuses it is younger
+    /// than this (by at most that instant): the mark, kept a TTL and a second,
+    /// outlives the value.
+    fn loaded_at(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// Invalidates what `changes` concern: from this call's return, nothing loaded
+    /// before it that they concern is handed out (the marks), and the map entries
+    /// are dropped to free their room.
     pub fn apply(&self, changes: &[Change]) {
         if changes.is_empty() {
             return;
         }
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let _turn = self.applying.lock().unwrap_or_else(|p| p.into_inner());
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        let marks: Vec<Mark<'_>> = changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::User(id) => Some(Mark::User(*id)),
+                Change::Session(sid) => Some(Mark::Session(sid)),
+                Change::AllSessions(id) => Some(Mark::SessionsOf(*id)),
+                Change::ApiKey(_) => Some(Mark::ApiKeys),
+                Change::Roles | Change::Keys => None,
+            })
+            .collect();
+        self.marks.mark(epoch, &marks);
         for change in changes {
             match change {
                 Change::User(id) => self.users.invalidate(id),
                 Change::Session(sid) => self.sessions.invalidate(sid),
+                // The role table is reloaded whole, under its own lock.
                 Change::Roles => self.drop_roles(),
                 // The key ring is reloaded by its own task, woken here.
                 Change::Keys => self.keys_changed.notify_one(),
-                // Keys are few and deleted rarely: forget them all, which moka
-                // guarantees at once for every entry inserted before this call (a
-                // predicate is evaluated lazily, and a racing fill slipped past it).
+                // Keys are few and deleted rarely: all of them are marked.
                 Change::ApiKey(_) => self.api_keys.invalidate_all(),
-                Change::AllSessions(id) => {
-                    let id = *id;
-                    if self
-                        .sessions
-                        .invalidate_entries_if(move |_, s| s.user_id == id)
-                        .is_err()
-                    {
-                        self.sessions.invalidate_all();
-                    }
-                }
+                // The mark refuses them; the entries expire by themselves.
+                Change::AllSessions(_) => {}
             }
         }
     }
 
     /// Forgets everything: after a lost change feed, nothing cached can be trusted.
     pub fn clear(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let _turn = self.applying.lock().unwrap_or_else(|p| p.into_inner());
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        self.marks.mark(epoch, &[Mark::Everything]);
         self.users.invalidate_all();
         self.sessions.invalidate_all();
         self.api_keys.invalidate_all();
@@ -322,5 +364,78 @@ mod tests {
         c.apply(&[Change::Session("other".into())]);
         c.fill(epoch, user(1), "s", session(1));
         assert!(c.get(1, "s").is_none());
+    }
+
+    fn api_key(id: i64) -> Arc<ApiKeyState> {
+        Arc::new(ApiKeyState {
+            id,
+            permissions: Arc::default(),
+            expires_at: None,
+            last_written: AtomicI64::new(0),
+        })
+    }
+
+    /// Runs `round` many times with a second thread, both released at once: the
+    /// races below are instants wide.
+    fn race(
+        round: impl Fn(&Arc<AuthCache>) -> Box<dyn FnOnce() + Send>,
+        check: impl Fn(&AuthCache),
+    ) {
+        for _ in 0..3000 {
+            let c = Arc::new(cache());
+            let other = round(&c);
+            let start = Arc::new(std::sync::Barrier::new(2));
+            let go = Arc::clone(&start);
+            let t = std::thread::spawn(move || {
+                go.wait();
+                other();
+            });
+            start.wait();
+            for _ in 0..100 {
+                check(&c);
+            }
+            t.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_deleted_key_is_never_handed_out_again_while_fresh_loads_replace_it() {
+        race(
+            |c| {
+                c.fill_api_key(c.epoch(), "h", Some(api_key(1)));
+                c.apply(&[Change::ApiKey(1)]);
+                let c = Arc::clone(c);
+                Box::new(move || c.fill_api_key(c.epoch(), "h", None))
+            },
+            |c| {
+                assert!(
+                    !matches!(c.api_key("h"), Some(Some(_))),
+                    "deleted key served"
+                )
+            },
+        );
+    }
+
+    #[test]
+    fn a_revoked_session_is_never_handed_out_again_while_fresh_loads_replace_it() {
+        race(
+            |c| {
+                c.fill(c.epoch(), user(1), "s", session(1));
+                c.apply(&[Change::AllSessions(1)]);
+                let c = Arc::clone(c);
+                Box::new(move || {
+                    let revoked = SessionState {
+                        revoked: true,
+                        ..session(1)
+                    };
+                    c.fill(c.epoch(), user(1), "s", revoked)
+                })
+            },
+            |c| {
+                if let Some((_, s)) = c.get(1, "s") {
+                    assert!(s.revoked, "revoked session served as live");
+                }
+            },
+        );
     }
 }
