@@ -1,106 +1,246 @@
 //! Cross-cutting HTTP concerns applied to every response: a request id (propagated or
 //! generated, echoed in `X-Request-Id` and in the request's log lines), request
-//! metrics by route pattern, and security headers.
+//! metrics by route pattern, security headers, and the JSON error envelope for
+//! answers built outside our handlers (actix's own 404/405, a refused preflight).
+//!
+//! One hand-written middleware rather than `from_fn` plus `ErrorHandlers`: it runs on
+//! every request, and each of those layers cost a boxed service call and a boxed
+//! future of its own.
 
+use std::future::{ready, Ready};
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{web, Error};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::Error;
+use base64::Engine;
+use futures_util::future::LocalBoxFuture;
+use rand::RngCore;
 
+use crate::error::ErrorBody;
 use crate::metrics::Metrics;
-use crate::secret::new_id;
 use crate::telemetry::REQUEST_ID;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+const REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 const MAX_REQUEST_ID: usize = 128;
 
 /// A client-supplied id is kept only if it is short and made of safe characters,
 /// so it can go into logs and headers as it is.
-fn acceptable(id: &str) -> bool {
+fn acceptable(id: &[u8]) -> bool {
     !id.is_empty()
         && id.len() <= MAX_REQUEST_ID
         && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
 }
 
-const SECURITY_HEADERS: [(&str, &str); 5] = [
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
-    ("x-frame-options", "DENY"),
+/// A new request id: 128 random bits, base64url (22 characters). Built on the stack:
+/// this runs for every request.
+fn new_request_id() -> (String, HeaderValue) {
+    let mut raw = [0u8; 16];
+    rand::rng().fill_bytes(&mut raw);
+    let mut text = [0u8; 22];
+    let written = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode_slice(raw, &mut text)
+        .unwrap_or(0);
+    let text = std::str::from_utf8(&text[..written]).unwrap_or_default();
+    let value = HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("-"));
+    (text.to_string(), value)
+}
+
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
     (
-        "content-security-policy",
-        "default-src 'none'; frame-ancestors 'none'",
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     ),
-    // Every answer here is about credentials or accounts: never cache it.
-    ("cache-control", "no-store"),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    ),
+    // Every answer here is about credentials or accounts: never cache it (a route
+    // that may be cached, like the JWKS, sets its own).
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
 ];
 
-pub async fn request_context(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    let id = req
+/// The middleware; `metrics` counts and times every request by route pattern.
+pub struct RequestContext {
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl RequestContext {
+    pub fn new(metrics: Option<Arc<Metrics>>) -> Self {
+        RequestContext { metrics }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for RequestContext
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B, String>>;
+    type Error = Error;
+    type Transform = RequestContextService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequestContextService {
+            service: Rc::new(service),
+            metrics: self.metrics.clone(),
+        }))
+    }
+}
+
+pub struct RequestContextService<S> {
+    service: Rc<S>,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl<S, B> Service<ServiceRequest> for RequestContextService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B, String>>;
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let (id, id_value) = match req
+            .headers()
+            .get(&REQUEST_ID_NAME)
+            .filter(|v| acceptable(v.as_bytes()))
+        {
+            // Checked above: ASCII only.
+            Some(v) => (
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                v.clone(),
+            ),
+            None => new_request_id(),
+        };
+        let metrics = self.metrics.clone();
+        let method = req.method().clone();
+        let started = Instant::now();
+        // Inner layers answer errors as responses (the bearer and admin guards do), so
+        // every answer passes here and gets the id and headers. (The request cannot be
+        // cloned up front to answer an `Err` here: routing needs it unshared.)
+        let inner = REQUEST_ID.scope(id, self.service.call(req));
+        Box::pin(async move {
+            let res = with_envelope(inner.await?);
+            if let Some(metrics) = metrics {
+                record(&metrics, &method, &res, started);
+            }
+            let mut res = res;
+            let headers = res.headers_mut();
+            headers.insert(REQUEST_ID_NAME, id_value);
+            for (name, value) in SECURITY_HEADERS {
+                if !headers.contains_key(&name) {
+                    headers.insert(name, value);
+                }
+            }
+            Ok(res)
+        })
+    }
+}
+
+fn record<B>(metrics: &Metrics, method: &Method, res: &ServiceResponse<B>, started: Instant) {
+    let route = res.request().match_pattern();
+    let route = route.as_deref().unwrap_or("unmatched");
+    metrics
+        .http_requests
+        .with_label_values(&[method.as_str(), route, res.status().as_str()])
+        .inc();
+    metrics
+        .http_duration
+        .with_label_values(&[method.as_str(), route])
+        .observe(started.elapsed().as_secs_f64());
+}
+
+/// An error answer without a JSON body (built outside our handlers) gets the
+/// envelope for its status; everything else passes unchanged.
+fn with_envelope<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B, String>> {
+    let status = res.status();
+    let is_json = res
         .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| acceptable(v))
-        .map(String::from)
-        .unwrap_or_else(new_id);
-    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let method = req.method().as_str().to_string();
-    let started = Instant::now();
-
-    // Inner layers answer errors as responses (the bearer and admin guards do), so
-    // every answer passes here and gets the id and headers. (The request cannot be
-    // cloned up front to answer an `Err` here: routing needs it unshared.)
-    let mut res = REQUEST_ID
-        .scope(id.clone(), next.call(req))
-        .await?
-        .map_into_boxed_body();
-
-    if let Some(metrics) = metrics {
-        let route = res
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return res.map_into_left_body();
+    }
+    let preflight = res.request().method() == Method::OPTIONS
+        && res
             .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
-        let status = res.status();
-        metrics
-            .http_requests
-            .with_label_values(&[&method, &route, status.as_str()])
-            .inc();
-        metrics
-            .http_duration
-            .with_label_values(&[&method, &route])
-            .observe(started.elapsed().as_secs_f64());
-    }
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let (code, message) = match preflight {
+        true if status == StatusCode::BAD_REQUEST => (
+            "cors_not_allowed",
+            "this origin, method or header is not allowed cross-origin",
+        ),
+        _ => envelope_for(status),
+    };
+    let body = serde_json::to_string(&ErrorBody {
+        error: code,
+        message: message.into(),
+    })
+    .unwrap_or_default();
+    let (req, mut res) = res.into_parts();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    ServiceResponse::new(req, res.set_body(body)).map_into_right_body()
+}
 
-    let headers = res.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+fn envelope_for(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this route does not accept that method",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        s if s.is_client_error() => ("bad_request", "the request could not be processed"),
+        _ => ("internal_error", "an unexpected error occurred"),
     }
-    for (name, value) in SECURITY_HEADERS {
-        let name = HeaderName::from_static(name);
-        if !headers.contains_key(&name) {
-            headers.insert(name, HeaderValue::from_static(value));
-        }
-    }
-    Ok(res)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::acceptable;
+    use super::{acceptable, new_request_id};
 
     #[test]
     fn only_short_safe_request_ids_are_propagated() {
-        assert!(acceptable("abc-123_x.y:z"));
-        assert!(!acceptable(""));
-        assert!(!acceptable("has space"));
-        assert!(!acceptable("line\nbreak"));
-        assert!(!acceptable(&"a".repeat(129)));
+        assert!(acceptable(b"abc-123_x.y:z"));
+        assert!(!acceptable(b""));
+        assert!(!acceptable(b"has space"));
+        assert!(!acceptable(b"line\nbreak"));
+        assert!(!acceptable(&[b'a'; 129]));
+    }
+
+    #[test]
+    fn new_request_ids_are_22_url_safe_characters_and_differ() {
+        let (a, value) = new_request_id();
+        assert_eq!(a.len(), 22);
+        assert!(acceptable(a.as_bytes()));
+        assert_eq!(value.to_str().unwrap(), a);
+        assert_ne!(a, new_request_id().0);
     }
 }

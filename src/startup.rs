@@ -8,7 +8,7 @@ use std::time::Duration;
 use actix_cors::Cors;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, Condition, Logger};
+use actix_web::middleware::{Condition, Logger};
 use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::AppExt;
 
@@ -21,7 +21,7 @@ use crate::credentials::{Hasher, TokenService};
 use crate::db::{Db, DbInitError, Migrations};
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
-use crate::middleware::request_context;
+use crate::middleware::RequestContext;
 use crate::routes;
 use crate::services::audit as audit_service;
 use crate::services::bootstrap::{ensure_admin, BootstrapError};
@@ -354,8 +354,7 @@ fn serve(
             .app_data(routes::path_config())
             .wrap(cors(&state.settings))
             // Outside CORS, so that a refused preflight gets the JSON envelope too.
-            .wrap(routes::fallback_error_handlers())
-            .wrap(from_fn(request_context))
+            .wrap(RequestContext::new(Some(Arc::clone(&state.metrics))))
             // Method and path only: query strings may carry search terms (emails).
             // Not installed at all when its lines would be filtered out anyway.
             .wrap(Condition::new(

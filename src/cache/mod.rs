@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
+use foldhash::fast::RandomState;
 use moka::sync::Cache;
 use tokio::sync::Notify;
 
@@ -54,11 +55,11 @@ pub struct ApiKeyState {
 }
 
 pub struct AuthCache {
-    users: Cache<i64, Loaded<Arc<User>>>,
-    sessions: Cache<String, Loaded<SessionState>>,
+    users: Cache<i64, Loaded<Arc<User>>, RandomState>,
+    sessions: Cache<String, Loaded<SessionState>, RandomState>,
     /// API keys by their hash; `None` remembers a hash that is no key's (a key's hash
     /// cannot be asked for before the key exists: it is 256 random bits).
-    api_keys: Cache<String, Loaded<Option<Arc<ApiKeyState>>>>,
+    api_keys: Cache<String, Loaded<Option<Arc<ApiKeyState>>>, RandomState>,
     marks: Marks,
     /// Roles are few: the whole table is loaded at once, and dropped on any role
     /// change, so a change of a role's permissions holds from the next request.
@@ -93,15 +94,15 @@ impl AuthCache {
             users: Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(RandomState::default()),
             sessions: Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(RandomState::default()),
             api_keys: Cache::builder()
                 .max_capacity(capacity)
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(RandomState::default()),
             marks: Marks::new(ttl, capacity),
             roles: RwLock::new(None),
             ttl,

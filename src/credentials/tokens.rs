@@ -70,7 +70,7 @@ pub struct TokenService {
     issuer: String,
     audience: String,
     /// Tokens that passed full verification, by their exact text.
-    verified: Cache<String, Arc<Claims>>,
+    verified: Cache<String, Arc<Claims>, foldhash::fast::RandomState>,
 }
 
 impl TokenService {
@@ -108,7 +108,7 @@ impl TokenService {
                 .time_to_live(std::time::Duration::from_secs(
                     auth.access_token_ttl_secs.max(1),
                 ))
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             issuer: auth.issuer.clone(),
             audience: auth.audience.clone(),
         }

@@ -26,10 +26,13 @@ pub struct ApiKeyView {
     #[schema(example = "tsk_Ab3dE6gH")]
     prefix: String,
     permissions: Vec<String>,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     created_at: DateTime<Utc>,
     /// Null: it never expires.
+    #[serde(serialize_with = "crate::routes::time::rfc3339_opt")]
     expires_at: Option<DateTime<Utc>>,
     /// Null until first used; kept to within about a minute.
+    #[serde(serialize_with = "crate::routes::time::rfc3339_opt")]
     last_used_at: Option<DateTime<Utc>>,
 }
 
@@ -57,8 +60,11 @@ pub struct CreatedApiKeyView {
     key: String,
     prefix: String,
     permissions: Vec<String>,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::routes::time::rfc3339_opt")]
     expires_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::routes::time::rfc3339_opt")]
     last_used_at: Option<DateTime<Utc>>,
 }
 

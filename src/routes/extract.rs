@@ -1,12 +1,9 @@
 //! Extractor configuration: every way a request can fail to parse ends in the JSON
 //! error envelope with the right 4xx, never actix's plain-text default.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceResponse};
+use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use std::future::{ready, Ready};
 
@@ -14,7 +11,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::auth::{ApiKeyCaller, AuthUser};
-use crate::error::{AppError, ErrorBody};
+use crate::error::AppError;
 use crate::net::{client_ip, ClientInfo};
 use crate::services::{Caller, Principal, ServiceCaller};
 use crate::state::AppState;
@@ -180,65 +177,6 @@ impl<T: DeserializeOwned + 'static, const NULL_IS_ABSENT: bool> FromRequest
                 value => object(value).map(|v| OptionalJsonBody(Some(v))),
             }
         })
-    }
-}
-
-/// Safety net for responses built outside our handlers (actix's own 405 or a stray
-/// 500, a refused CORS preflight): whatever has no JSON body gets the envelope for
-/// its status.
-pub fn fallback_error_handlers<B: MessageBody + 'static>() -> ErrorHandlers<B> {
-    ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
-        let is_json = res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        if is_json {
-            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-        }
-        let status = res.status();
-        let preflight = res.request().method() == Method::OPTIONS
-            && res
-                .request()
-                .headers()
-                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-        let (code, message) = match preflight {
-            true if status == StatusCode::BAD_REQUEST => (
-                "cors_not_allowed",
-                "this origin, method or header is not allowed cross-origin",
-            ),
-            _ => envelope_for(status),
-        };
-        let body = serde_json::to_string(&ErrorBody {
-            error: code,
-            message: message.into(),
-        })
-        .unwrap_or_default();
-        let (req, mut res) = res.into_parts();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        let res = ServiceResponse::new(req, res.set_body(body))
-            .map_into_boxed_body()
-            .map_into_right_body();
-        Ok(ErrorHandlerResponse::Response(res))
-    })
-}
-
-fn envelope_for(status: StatusCode) -> (&'static str, &'static str) {
-    match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
-            "this route does not accept that method",
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
-        s if s.is_client_error() => ("bad_request", "the request could not be processed"),
-        _ => ("internal_error", "an unexpected error occurred"),
     }
 }
 

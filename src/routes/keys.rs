@@ -100,6 +100,7 @@ pub enum KeyStatus {
 pub struct SigningKeyView {
     kid: String,
     alg: String,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     created_at: DateTime<Utc>,
     status: KeyStatus,
 }

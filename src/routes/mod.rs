@@ -19,6 +19,7 @@ pub mod params;
 mod profile;
 mod roles;
 mod sessions;
+mod time;
 pub mod views;
 
 use utoipa_actix_web::scope;
@@ -28,8 +29,8 @@ use crate::auth::bearer_auth;
 
 pub use docs::{openapi_document, openapi_document_with, ApiDoc};
 pub use extract::{
-    fallback_error_handlers, form_config, json_config, path_config, query_config, JsonBody,
-    OptionalJsonBody, OptionalObjectBody,
+    form_config, json_config, path_config, query_config, JsonBody, OptionalJsonBody,
+    OptionalObjectBody,
 };
 pub use methods::{no_route, RouteTable};
 

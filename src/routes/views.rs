@@ -32,10 +32,13 @@ pub struct UserView {
     pub email_verified: bool,
     /// Login takes a second factor (TOTP or a recovery code).
     pub mfa_enabled: bool,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
     /// Null until the first login.
     #[schema(required = true)]
+    #[serde(serialize_with = "crate::routes::time::rfc3339_opt")]
     pub last_login_at: Option<DateTime<Utc>>,
 }
 
@@ -55,38 +58,43 @@ impl From<&User> for UserView {
     }
 }
 
-/// The caller's own account, with what its role grants.
+/// The caller's own account, with what its role grants. Borrowed from the cached row:
+/// this is the answer of the hottest authenticated route.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProfileView {
+pub struct ProfileView<'a> {
     pub id: i64,
-    pub email: String,
+    pub email: &'a str,
     #[schema(example = "user")]
-    pub role: String,
+    pub role: &'a str,
     pub disabled: bool,
     pub email_verified: bool,
     pub mfa_enabled: bool,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
     /// Null until the first login.
     #[schema(required = true)]
+    #[serde(serialize_with = "crate::routes::time::rfc3339_opt")]
     pub last_login_at: Option<DateTime<Utc>>,
     /// The caller's effective permissions, sorted (`["*"]` for `admin`).
-    pub permissions: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub permissions: Vec<&'a str>,
 }
 
-impl ProfileView {
-    pub fn new(u: &User, permissions: &PermissionSet) -> Self {
+impl<'a> ProfileView<'a> {
+    pub fn new(u: &'a User, permissions: &'a PermissionSet) -> Self {
         ProfileView {
             id: u.id,
-            email: u.email.clone(),
-            role: u.role.clone(),
+            email: &u.email,
+            role: &u.role,
             disabled: u.disabled,
             email_verified: u.email_verified,
             mfa_enabled: u.mfa_enabled,
             created_at: utc(u.created_at),
             updated_at: utc(u.updated_at),
             last_login_at: u.last_login_at.map(utc),
-            permissions: permissions.to_vec(),
+            permissions: permissions.iter().collect(),
         }
     }
 }
@@ -101,6 +109,7 @@ pub struct Accepted {}
 pub struct ResetLinkView {
     /// `APP__EMAIL__RESET_LINK` with the token: works once, until `expires_at`.
     pub reset_link: String,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -125,7 +134,9 @@ pub struct RoleView {
     pub builtin: bool,
     /// How many users hold it.
     pub users: i64,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -207,8 +218,11 @@ impl From<SignedIn> for TokenPairView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionView {
     pub id: String,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     pub last_used_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     pub expires_at: DateTime<Utc>,
     /// Null when the client sent none.
     #[schema(required = true)]
@@ -237,6 +251,7 @@ impl SessionView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEventView {
     pub id: i64,
+    #[serde(serialize_with = "crate::routes::time::rfc3339")]
     pub at: DateTime<Utc>,
     /// Who did it; null when nobody signed in did (a failed login, the bootstrap).
     #[schema(required = true)]
