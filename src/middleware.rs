@@ -41,17 +41,22 @@ fn acceptable(id: &[u8]) -> bool {
 
 /// A new request id: 128 random bits, base64url (22 characters). Built on the stack:
 /// this runs for every request.
-fn new_request_id() -> (String, HeaderValue) {
+fn new_request_id() -> HeaderValue {
     let mut raw = [0u8; 16];
     rand::rng().fill_bytes(&mut raw);
     let mut text = [0u8; 22];
     let written = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode_slice(raw, &mut text)
         .unwrap_or(0);
-    let text = std::str::from_utf8(&text[..written]).unwrap_or_default();
-    let value = HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("-"));
-    (text.to_string(), value)
+    HeaderValue::from_bytes(&text[..written]).unwrap_or(HeaderValue::from_static("-"))
 }
+
+/// What CORS answers depend on. actix-cors would add it to every answer; here it is
+/// added where a cache could store the answer or the request was cross-origin: an
+/// answer marked `no-store` is never reused, so the header would only cost bytes.
+const CORS_VARY: HeaderValue = HeaderValue::from_static(
+    "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+);
 
 const SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
     (
@@ -119,25 +124,22 @@ where
     actix_web::dev::forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let (id, id_value) = match req
+        let id = match req
             .headers()
             .get(&REQUEST_ID_NAME)
             .filter(|v| acceptable(v.as_bytes()))
         {
-            // Checked above: ASCII only.
-            Some(v) => (
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                v.clone(),
-            ),
+            Some(v) => v.clone(),
             None => new_request_id(),
         };
+        let cross_origin = req.headers().contains_key(header::ORIGIN);
         let metrics = self.metrics.clone();
         let method = req.method().clone();
         let started = Instant::now();
         // Inner layers answer errors as responses (the bearer and admin guards do), so
         // every answer passes here and gets the id and headers. (The request cannot be
         // cloned up front to answer an `Err` here: routing needs it unshared.)
-        let inner = REQUEST_ID.scope(id, self.service.call(req));
+        let inner = REQUEST_ID.scope(id.clone(), self.service.call(req));
         Box::pin(async move {
             let res = with_envelope(inner.await?);
             if let Some(metrics) = metrics {
@@ -145,15 +147,31 @@ where
             }
             let mut res = res;
             let headers = res.headers_mut();
-            headers.insert(REQUEST_ID_NAME, id_value);
+            let cacheable = headers.contains_key(header::CACHE_CONTROL);
+            headers.insert(REQUEST_ID_NAME, id);
             for (name, value) in SECURITY_HEADERS {
                 if !headers.contains_key(&name) {
                     headers.insert(name, value);
                 }
             }
+            if cross_origin || cacheable {
+                add_vary(headers);
+            }
             Ok(res)
         })
     }
+}
+
+/// Adds the CORS `Vary` to what the answer already varies by.
+fn add_vary(headers: &mut header::HeaderMap) {
+    let value = match headers.get(header::VARY) {
+        Some(v) => {
+            let joined = [v.as_bytes(), b", ", CORS_VARY.as_bytes()].concat();
+            HeaderValue::from_bytes(&joined).unwrap_or(CORS_VARY)
+        }
+        None => CORS_VARY,
+    };
+    headers.insert(header::VARY, value);
 }
 
 fn record<B>(metrics: &Metrics, method: &Method, res: &ServiceResponse<B>, started: Instant) {
@@ -224,7 +242,8 @@ fn envelope_for(status: StatusCode) -> (&'static str, &'static str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{acceptable, new_request_id};
+    use super::{acceptable, add_vary, new_request_id, CORS_VARY};
+    use actix_web::http::header::{self, HeaderMap, HeaderValue};
 
     #[test]
     fn only_short_safe_request_ids_are_propagated() {
@@ -237,10 +256,23 @@ mod tests {
 
     #[test]
     fn new_request_ids_are_22_url_safe_characters_and_differ() {
-        let (a, value) = new_request_id();
+        let a = new_request_id();
         assert_eq!(a.len(), 22);
         assert!(acceptable(a.as_bytes()));
-        assert_eq!(value.to_str().unwrap(), a);
-        assert_ne!(a, new_request_id().0);
+        assert_ne!(a, new_request_id());
+    }
+
+    #[test]
+    fn the_cors_vary_joins_what_an_answer_already_varies_by() {
+        let mut h = HeaderMap::new();
+        add_vary(&mut h);
+        assert_eq!(h.get(header::VARY), Some(&CORS_VARY));
+        let mut h = HeaderMap::new();
+        h.insert(header::VARY, HeaderValue::from_static("Accept"));
+        add_vary(&mut h);
+        assert_eq!(
+            h.get(header::VARY).unwrap(),
+            "Accept, Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+        );
     }
 }

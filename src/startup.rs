@@ -278,6 +278,8 @@ fn cors(settings: &Settings) -> Cors {
         // A foreign origin gets no CORS headers (the browser then refuses), but the
         // request itself is not turned into an error for non-browser clients.
         .block_on_origin_mismatch(false)
+        // Added by the request-context middleware where it matters (see there).
+        .disable_vary_header()
         .max_age(600);
     for origin in settings.cors_origins() {
         cors = cors.allowed_origin(&origin);

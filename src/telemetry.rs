@@ -4,17 +4,23 @@
 
 use std::io::Write;
 
+use actix_web::http::header::HeaderValue;
+
 use crate::settings::LogFormat;
 
 tokio::task_local! {
     /// The current request's id, for log lines written while handling it (set by
-    /// the request-context middleware).
-    pub static REQUEST_ID: String;
+    /// the request-context middleware; kept as the header value it echoes, which is
+    /// checked ASCII, so that setting it costs no copy).
+    pub static REQUEST_ID: HeaderValue;
 }
 
 /// The id of the request being handled on this task, if any.
 pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
+    REQUEST_ID
+        .try_with(|id| id.to_str().ok().map(str::to_owned))
+        .ok()
+        .flatten()
 }
 
 pub fn init() {

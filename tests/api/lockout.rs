@@ -13,6 +13,7 @@ on_both_backends!(
     a_lock_lifts_when_the_window_passes,
     x_forwarded_for_counts_only_from_trusted_proxies,
     cors_preflight_is_allowed_for_configured_origins_only,
+    answers_a_cache_could_reuse_vary_by_origin,
 );
 
 async fn login_from(
@@ -186,6 +187,46 @@ async fn cors_preflight_is_allowed_for_configured_origins_only(b: Backend) {
 
     let evil = preflight("https://evil.example.com").await.unwrap();
     assert!(evil.headers().get("access-control-allow-origin").is_none());
+}
+
+/// CORS answers depend on the Origin: a cross-origin answer, and one a cache may
+/// keep (the JWKS), say so; an answer marked `no-store` is never reused.
+async fn answers_a_cache_could_reuse_vary_by_origin(b: Backend) {
+    let app = spawn_app_with(b, |s| {
+        s.server.cors_origins = "https://dash.example.com".into()
+    })
+    .await;
+    let vary = |res: &reqwest::Response| {
+        res.headers()
+            .get("vary")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let cross = app
+        .client
+        .get(app.url("/health"))
+        .header("origin", "https://dash.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        cross.headers()["access-control-allow-origin"],
+        "https://dash.example.com"
+    );
+    assert!(vary(&cross).contains("Origin"), "{:?}", cross.headers());
+    let jwks = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert!(jwks.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
+    assert!(vary(&jwks).contains("Origin"), "{:?}", jwks.headers());
+    let plain = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(plain.headers()["cache-control"], "no-store");
 }
 
 on_both_backends!(
