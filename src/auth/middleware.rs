@@ -18,6 +18,7 @@ use futures_util::future::LocalBoxFuture;
 use crate::auth::api_key::{self, ApiKeyCaller};
 use crate::auth::bearer::BearerToken;
 use crate::cache::{RoleTable, SessionState};
+use crate::credentials::Claims;
 use crate::domain::{Amr, PermissionSet, RoleName};
 use crate::error::AppError;
 use crate::metrics::Metrics;
@@ -111,6 +112,16 @@ async fn authenticate(req: &ServiceRequest, creds: Credentials) -> Result<Authen
 /// Everything the bearer middleware checks about a token: signature and claims, then
 /// the user's and session's current state (from the auth cache, or one query).
 pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUser, AppError> {
+    authenticate_with_claims(state, token)
+        .await
+        .map(|(user, _)| user)
+}
+
+/// [`authenticate_token`], and the verified claims it read (introspection shows them).
+pub async fn authenticate_with_claims(
+    state: &AppState,
+    token: &str,
+) -> Result<(AuthUser, Arc<Claims>), AppError> {
     let claims = match state.tokens.verify(token) {
         Ok(claims) => claims,
         // Signed with a key rotated in on another instance a moment ago?
@@ -147,14 +158,15 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUse
         return Err(AppError::InvalidToken);
     }
     let permissions = role_permissions(state, &user.role).await?;
-    Ok(AuthUser {
+    let user = AuthUser {
         id: user_id,
         role: user.role(),
         permissions,
         session_id: claims.sid.clone(),
         amr: Amr::from_claim(&claims.amr),
         user,
-    })
+    };
+    Ok((user, claims))
 }
 
 /// The current permissions of `role`: from the auth cache, or (after a role change,

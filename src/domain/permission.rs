@@ -59,6 +59,11 @@ fn part_ok(part: &str) -> bool {
 
 impl Permission {
     /// `^[a-z][a-z0-9_.-]{0,31}:[a-z][a-z0-9_.-]{0,31}$`, or `*`.
+    /// Every one of `raw`, or the error for the first that is not a permission.
+    pub fn parse_all(raw: &[String]) -> Result<Vec<Permission>, AppError> {
+        raw.iter().map(|p| Permission::parse(p)).collect()
+    }
+
     pub fn parse(raw: &str) -> Result<Permission, AppError> {
         let ok = raw == ALL
             || raw

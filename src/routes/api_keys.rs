@@ -122,10 +122,7 @@ pub async fn create(
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let name = service::parse_name(&required(body.name, "name")?)?;
-    let permissions = required(body.permissions, "permissions")?
-        .iter()
-        .map(|p| Permission::parse(p))
-        .collect::<AppResult<Vec<_>>>()?;
+    let permissions = Permission::parse_all(&required(body.permissions, "permissions")?)?;
     let days = body.expires_in_days.as_ref().map(whole_days).transpose()?;
     let (row, key) = service::create(&state, &caller, name, permissions, days).await?;
     let view = ApiKeyView::from(&row);

@@ -5,7 +5,7 @@ use actix_web::{post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::middleware::authenticate_token;
+use crate::auth::middleware::authenticate_with_claims;
 use crate::auth::require_permission;
 use crate::domain::permission::TOKENS_INTROSPECT;
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -100,22 +100,20 @@ pub async fn introspect(
     oauth::ensure_service(&caller)?;
     let token = token_of(form.into_inner().token)?;
     // The middleware's own check, so "active" means exactly "accepted".
-    if let Ok(user) = authenticate_token(&state, &token).await {
-        if let Ok(claims) = state.tokens.verify(&token) {
-            return Ok(HttpResponse::Ok().json(IntrospectionView {
-                active: true,
-                token_type: Some("access_token"),
-                sub: Some(claims.sub.clone()),
-                role: Some(user.role.as_str().to_string()),
-                sid: Some(claims.sid.clone()),
-                jti: Some(claims.jti.clone()),
-                exp: Some(claims.exp),
-                iat: Some(claims.iat),
-                iss: Some(claims.iss.clone()),
-                aud: Some(claims.aud.clone()),
-                amr: Some(user.amr.claim()),
-            }));
-        }
+    if let Ok((user, claims)) = authenticate_with_claims(&state, &token).await {
+        return Ok(HttpResponse::Ok().json(IntrospectionView {
+            active: true,
+            token_type: Some("access_token"),
+            sub: Some(claims.sub.clone()),
+            role: Some(user.role.as_str().to_string()),
+            sid: Some(claims.sid.clone()),
+            jti: Some(claims.jti.clone()),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            iss: Some(claims.iss.clone()),
+            aud: Some(claims.aud.clone()),
+            amr: Some(user.amr.claim()),
+        }));
     }
     let view = match oauth::live_refresh_token(&state, &token).await? {
         Some(t) => IntrospectionView {

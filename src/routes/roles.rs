@@ -25,10 +25,6 @@ use crate::state::AppState;
 #[allow(dead_code)] // Named only in the OpenAPI document.
 pub struct PermissionName(String);
 
-fn permissions(raw: Vec<String>) -> AppResult<Vec<Permission>> {
-    raw.iter().map(|p| Permission::parse(p)).collect()
-}
-
 /// Every role, ordered by name.
 #[utoipa::path(
     tag = "roles",
@@ -79,7 +75,7 @@ pub async fn create(
     let body = body.into_inner();
     let name = RoleName::parse(&required(body.name, "name")?)?;
     let description = parse_description(body.description.as_deref().unwrap_or(""))?;
-    let permissions = permissions(required(body.permissions, "permissions")?)?;
+    let permissions = Permission::parse_all(&required(body.permissions, "permissions")?)?;
     let role = service::create(&state, &caller, name, description, permissions).await?;
     Ok(HttpResponse::Created().json(RoleView::from(role)))
 }
@@ -143,7 +139,10 @@ pub async fn update(
         .as_deref()
         .map(parse_description)
         .transpose()?;
-    let permissions = body.permissions.map(permissions).transpose()?;
+    let permissions = body
+        .permissions
+        .map(|raw| Permission::parse_all(&raw))
+        .transpose()?;
     let role =
         service::update(&state, &caller, name.into_inner(), description, permissions).await?;
     Ok(HttpResponse::Ok().json(RoleView::from(role)))
