@@ -79,11 +79,11 @@ const SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
 
 /// The middleware; `metrics` counts and times every request by route pattern.
 pub struct RequestContext {
-    metrics: Option<Arc<Metrics>>,
+    metrics: Arc<Metrics>,
 }
 
 impl RequestContext {
-    pub fn new(metrics: Option<Arc<Metrics>>) -> Self {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
         RequestContext { metrics }
     }
 }
@@ -102,14 +102,14 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(RequestContextService {
             service: Rc::new(service),
-            metrics: self.metrics.clone(),
+            metrics: Arc::clone(&self.metrics),
         }))
     }
 }
 
 pub struct RequestContextService<S> {
     service: Rc<S>,
-    metrics: Option<Arc<Metrics>>,
+    metrics: Arc<Metrics>,
 }
 
 impl<S, B> Service<ServiceRequest> for RequestContextService<S>
@@ -133,7 +133,7 @@ where
             None => new_request_id(),
         };
         let cross_origin = req.headers().contains_key(header::ORIGIN);
-        let metrics = self.metrics.clone();
+        let metrics = Arc::clone(&self.metrics);
         let method = req.method().clone();
         let started = Instant::now();
         // Inner layers answer errors as responses (the bearer and admin guards do), so
@@ -141,11 +141,8 @@ where
         // cloned up front to answer an `Err` here: routing needs it unshared.)
         let inner = REQUEST_ID.scope(id.clone(), self.service.call(req));
         Box::pin(async move {
-            let res = with_envelope(inner.await?);
-            if let Some(metrics) = metrics {
-                record(&metrics, &method, &res, started);
-            }
-            let mut res = res;
+            let mut res = with_envelope(inner.await?);
+            record(&metrics, &method, &res, started);
             let headers = res.headers_mut();
             let cacheable = headers.contains_key(header::CACHE_CONTROL);
             headers.insert(REQUEST_ID_NAME, id);

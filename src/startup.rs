@@ -356,7 +356,7 @@ fn serve(
             .app_data(routes::path_config())
             .wrap(cors(&state.settings))
             // Outside CORS, so that a refused preflight gets the JSON envelope too.
-            .wrap(RequestContext::new(Some(Arc::clone(&state.metrics))))
+            .wrap(RequestContext::new(Arc::clone(&state.metrics)))
             // Method and path only: query strings may carry search terms (emails).
             // Not installed at all when its lines would be filtered out anyway.
             .wrap(Condition::new(

@@ -29,9 +29,10 @@ const TOKEN68: [bool; 256] = {
     table
 };
 
-fn is_token68(s: &str) -> bool {
-    let body = s.trim_end_matches('=');
-    !body.is_empty() && body.bytes().all(|b| TOKEN68[b as usize])
+fn is_token68(token: &[u8]) -> bool {
+    let padding = token.iter().rev().take_while(|&&b| b == b'=').count();
+    let body = &token[..token.len() - padding];
+    !body.is_empty() && body.iter().all(|&b| TOKEN68[b as usize])
 }
 
 impl Scheme for BearerToken {
@@ -45,11 +46,12 @@ impl Scheme for BearerToken {
             return Err(ParseError::MissingScheme);
         }
         let token = value[space + 1..].trim_ascii();
-        // token68 is ASCII: the one pass over it is the whole check.
-        match std::str::from_utf8(token) {
-            Ok(token) if is_token68(token) => Ok(BearerToken(token.to_string())),
-            _ => Err(ParseError::Invalid),
+        if !is_token68(token) {
+            return Err(ParseError::Invalid);
         }
+        // token68 is ASCII, so this cannot fail once the table accepted every byte.
+        let token = std::str::from_utf8(token).map_err(|_| ParseError::Invalid)?;
+        Ok(BearerToken(token.to_string()))
     }
 }
 

@@ -131,13 +131,7 @@ impl AuthCache {
                 );
             current.then_some((user.value, session.value))
         });
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
+        self.counted(found)
     }
 
     /// The permissions of `role`, or `None` when the role table is not loaded. A role
@@ -164,6 +158,16 @@ impl AuthCache {
         *self.roles.write().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
+    /// Counts a lookup as a hit or a miss.
+    fn counted<T>(&self, found: Option<T>) -> Option<T> {
+        let counter = match found {
+            Some(_) => &self.hits,
+            None => &self.misses,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
     }
@@ -183,23 +187,15 @@ impl AuthCache {
             .get(hash)
             .filter(|k| self.current(k, Subject::ApiKey, Instant::now()))
             .map(|k| k.value);
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
+        self.counted(found)
     }
 
     /// Stores what a loader read about a key; `epoch` is [`AuthCache::epoch`] taken
     /// before the read.
     pub fn fill_api_key(&self, epoch: u64, hash: &str, key: Option<Arc<ApiKeyState>>) {
-        // Possibly stale already: not stored (see `loaded_at`).
-        if self.epoch() != epoch {
+        let Some(at) = self.storable(epoch) else {
             return;
-        }
-        let at = self.loaded_at();
+        };
         self.api_keys
             .insert(hash.to_string(), Loaded::new(epoch, at, key));
     }
@@ -207,21 +203,21 @@ impl AuthCache {
     /// Stores what a loader read; `epoch` is [`AuthCache::epoch`] taken before the
     /// read.
     pub fn fill(&self, epoch: u64, user: Arc<User>, session_id: &str, session: SessionState) {
-        if self.epoch() != epoch {
+        let Some(at) = self.storable(epoch) else {
             return;
-        }
-        let at = self.loaded_at();
+        };
         self.users.insert(user.id, Loaded::new(epoch, at, user));
         self.sessions
             .insert(session_id.to_string(), Loaded::new(epoch, at, session));
     }
 
-    /// The time a value being stored is aged from. Storing it now, just after
-    /// finding its epoch still current, means any mark that refuses it is younger
-    /// than this (by at most that instant): the mark, kept a TTL and a second,
-    /// outlives the value.
-    fn loaded_at(&self) -> Instant {
-        Instant::now()
+    /// The time a value loaded at `epoch` is aged from, or `None` when an
+    /// invalidation came since (it may be stale already: not worth storing). Taken
+    /// just after finding the epoch current, so any mark that refuses the value is
+    /// younger than this (by at most that instant): the mark, kept a TTL and a
+    /// second, outlives the value.
+    fn storable(&self, epoch: u64) -> Option<Instant> {
+        (self.epoch() == epoch).then(Instant::now)
     }
 
     /// Invalidates what `changes` concern: from this call's return, nothing loaded

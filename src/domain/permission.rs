@@ -58,12 +58,12 @@ fn part_ok(part: &str) -> bool {
 }
 
 impl Permission {
-    /// `^[a-z][a-z0-9_.-]{0,31}:[a-z][a-z0-9_.-]{0,31}$`, or `*`.
     /// Every one of `raw`, or the error for the first that is not a permission.
     pub fn parse_all(raw: &[String]) -> Result<Vec<Permission>, AppError> {
         raw.iter().map(|p| Permission::parse(p)).collect()
     }
 
+    /// `^[a-z][a-z0-9_.-]{0,31}:[a-z][a-z0-9_.-]{0,31}$`, or `*`.
     pub fn parse(raw: &str) -> Result<Permission, AppError> {
         let ok = raw == ALL
             || raw
@@ -116,10 +116,6 @@ impl PermissionSet {
 
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
-    }
-
-    pub fn to_vec(&self) -> Vec<String> {
-        self.0.iter().cloned().collect()
     }
 }
 

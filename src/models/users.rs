@@ -188,7 +188,7 @@ pub fn list(
 /// PostgreSQL's email search: one pass over the trigram index yields every matching
 /// id when there are at most `COUNT_CAP`; they give the count and the page (read by
 /// id), so the index is searched once, not twice. Unordered on purpose: `ORDER BY id`
-/// would tempt the planner into walking the primary key instead of the index. `None`
+/// would tempt the planner into walking the primary key instead of the index.
 /// `Err(count)` when there are more: the caller pages the usual way, with that count.
 fn list_from_matching_ids(
     conn: &mut Conn,
