@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use turnstile::auth::middleware::authenticate_token;
 use turnstile::credentials::keys::{encoding_key, generate, verifying_key, KeyRing};
-use turnstile::credentials::TokenService;
+use turnstile::credentials::{TokenService, TokenSubject};
 use turnstile::domain::Amr;
 use turnstile::domain::{Email, Password};
 use turnstile::net::ClientInfo;
@@ -26,6 +26,17 @@ fn settings(db_path: &std::path::Path) -> Settings {
     s
 }
 
+/// The access token every benchmark signs.
+const SUBJECT: TokenSubject<'static> = TokenSubject {
+    user_id: 42,
+    role: "user",
+    password_version: 1,
+    session_id: "session-id",
+    amr: Amr::Password,
+    auth_time: 0,
+    not_after: None,
+};
+
 fn tokens(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("turnstile-bench-{}", std::process::id()));
     let s = settings(&dir.join("unused.db"));
@@ -33,14 +44,14 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("access_token_issue", |b| {
         b.iter(|| {
             service
-                .issue(black_box(42), "user", 1, "session-id", Amr::Password, None)
+                .issue(&TokenSubject {
+                    user_id: black_box(42),
+                    ..SUBJECT
+                })
                 .unwrap()
         })
     });
-    let token = service
-        .issue(42, "user", 1, "session-id", Amr::Password, None)
-        .unwrap()
-        .token;
+    let token = service.issue(&SUBJECT).unwrap().token;
     c.bench_function("access_token_verify", |b| {
         b.iter(|| service.verify(black_box(&token)).unwrap())
     });
@@ -70,12 +81,7 @@ fn first_verify(c: &mut Criterion) {
         }
         group.bench_function(alg.name(), |b| {
             b.iter_batched(
-                || {
-                    service
-                        .issue(42, "user", 1, "session-id", Amr::Password, None)
-                        .unwrap()
-                        .token
-                },
+                || service.issue(&SUBJECT).unwrap().token,
                 |token| service.verify(black_box(&token)).unwrap(),
                 BatchSize::SmallInput,
             )

@@ -70,6 +70,8 @@ pub enum ErrorCode {
     InvalidMfaToken,
     MfaAlreadyEnabled,
     NoEnrollment,
+    ReauthenticationRequired,
+    PageTooDeep,
     PayloadTooLarge,
     UnsupportedMediaType,
     TooManyAttempts,
@@ -142,6 +144,13 @@ pub enum AppError {
     MfaAlreadyEnabled,
     #[error("no enrollment was started")]
     NoEnrollment,
+    /// Adding a factor, and the session signed in too long ago (401; RFC 9470's
+    /// step-up challenge).
+    #[error("sign in again, or send current_password, to add a factor to this account")]
+    ReauthenticationRequired { max_age: u64 },
+    /// A page number deeper than listings go by number (400).
+    #[error("pages by number end at row 10000: use the cursor (next_cursor) to go further")]
+    PageTooDeep,
     #[error("the request conflicts with the current state")]
     Conflict,
     /// HS256 has no key pair to rotate.
@@ -194,6 +203,8 @@ impl AppError {
             AppError::InvalidMfaToken => "invalid_mfa_token",
             AppError::MfaAlreadyEnabled => "mfa_already_enabled",
             AppError::NoEnrollment => "no_enrollment",
+            AppError::ReauthenticationRequired { .. } => "reauthentication_required",
+            AppError::PageTooDeep => "page_too_deep",
             AppError::Conflict | AppError::KeyNotRotatable => "conflict",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
@@ -226,7 +237,9 @@ impl ResponseError for AppError {
             | AppError::InvalidVerificationToken
             | AppError::MfaChallenge { .. }
             | AppError::MfaCodeRejected
-            | AppError::InvalidMfaToken => StatusCode::UNAUTHORIZED,
+            | AppError::InvalidMfaToken
+            | AppError::ReauthenticationRequired { .. } => StatusCode::UNAUTHORIZED,
+            AppError::PageTooDeep => StatusCode::BAD_REQUEST,
             AppError::Forbidden | AppError::EmailNotVerified | AppError::MfaRequired => {
                 StatusCode::FORBIDDEN
             }
@@ -268,6 +281,14 @@ impl ResponseError for AppError {
                 res.insert_header((
                     header::WWW_AUTHENTICATE,
                     r#"Bearer realm="turnstile", error="invalid_token""#,
+                ));
+            }
+            AppError::ReauthenticationRequired { max_age } => {
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!(
+                        r#"Bearer realm="turnstile", error="insufficient_user_authentication", max_age={max_age}"#
+                    ),
                 ));
             }
             AppError::TooManyAttempts { retry_after_secs } => {
@@ -392,6 +413,8 @@ mod tests {
             InvalidMfaToken,
             MfaAlreadyEnabled,
             NoEnrollment,
+            ReauthenticationRequired,
+            PageTooDeep,
             PayloadTooLarge,
             UnsupportedMediaType,
             TooManyAttempts,
@@ -442,6 +465,8 @@ mod tests {
             | AppError::InvalidMfaToken
             | AppError::MfaAlreadyEnabled
             | AppError::NoEnrollment
+            | AppError::ReauthenticationRequired { .. }
+            | AppError::PageTooDeep
             | AppError::PayloadTooLarge
             | AppError::UnsupportedMediaType
             | AppError::TooManyAttempts { .. }
@@ -487,6 +512,8 @@ mod tests {
             AppError::InvalidMfaToken,
             AppError::MfaAlreadyEnabled,
             AppError::NoEnrollment,
+            AppError::ReauthenticationRequired { max_age: 300 },
+            AppError::PageTooDeep,
             AppError::PayloadTooLarge,
             AppError::UnsupportedMediaType,
             AppError::TooManyAttempts {

@@ -13,6 +13,7 @@ diesel::table! {
         last_login_at -> Nullable<Timestamp>,
         email_verified -> Bool,
         mfa_enabled -> Bool,
+        security_stamp -> BigInt,
     }
 }
 
@@ -28,6 +29,7 @@ diesel::table! {
         ip -> Nullable<Text>,
         revoked_at -> Nullable<Timestamp>,
         amr -> Text,
+        authenticated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -92,6 +94,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        security_stamp -> BigInt,
     }
 }
 
@@ -109,6 +112,7 @@ diesel::table! {
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
+        granted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -127,6 +131,7 @@ diesel::table! {
         confirmed -> Bool,
         last_step -> BigInt,
         created_at -> Timestamp,
+        security_stamp -> BigInt,
     }
 }
 
@@ -146,6 +151,7 @@ diesel::table! {
         password_version -> Integer,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        security_stamp -> BigInt,
     }
 }
 

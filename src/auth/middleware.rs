@@ -17,13 +17,14 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::auth::api_key::{self, ApiKeyCaller};
 use crate::auth::bearer::BearerToken;
-use crate::cache::{RoleTable, SessionState};
+use crate::auth::roles::role_permissions;
+use crate::cache::SessionState;
 use crate::credentials::Claims;
 use crate::domain::{Amr, PermissionSet, RoleName};
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::models::sessions;
 use crate::models::users::User;
-use crate::models::{roles, sessions};
 use crate::state::AppState;
 
 type Credentials = Option<web::Header<Authorization<BearerToken>>>;
@@ -40,6 +41,9 @@ pub struct AuthUser {
     pub session_id: String,
     /// How the session was authenticated (the token's `amr` claim).
     pub amr: Amr,
+    /// When the session's holder last authenticated (the token's `auth_time`, Unix
+    /// seconds).
+    pub auth_time: i64,
     /// The user's row as the middleware found it (cache or database).
     pub user: Arc<User>,
 }
@@ -164,32 +168,10 @@ pub async fn authenticate_with_claims(
         permissions,
         session_id: claims.sid.clone(),
         amr: Amr::from_claim(&claims.amr),
+        auth_time: claims.auth_time,
         user,
     };
     Ok((user, claims))
-}
-
-/// The current permissions of `role`: from the auth cache, or (after a role change,
-/// or at start) one query that reloads every role's.
-pub async fn role_permissions(
-    state: &AppState,
-    role: &str,
-) -> Result<Arc<PermissionSet>, AppError> {
-    if let Some(p) = state.cache.role_permissions(role) {
-        return Ok(p);
-    }
-    let epoch = state.cache.epoch();
-    let table = state
-        .db
-        .run(|conn| Ok(roles::permission_table(conn)?))
-        .await?;
-    let table: RoleTable = table
-        .into_iter()
-        .map(|(name, perms)| (name, Arc::new(PermissionSet::new(perms))))
-        .collect();
-    let found = table.get(role).cloned().unwrap_or_default();
-    state.cache.fill_roles(epoch, table);
-    Ok(found)
 }
 
 impl FromRequest for AuthUser {

@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod bearer;
 pub mod middleware;
+pub mod roles;
 
 pub use api_key::ApiKeyCaller;
 pub use middleware::{bearer_auth, require_any_permission, require_permission, AuthUser};

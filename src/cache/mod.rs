@@ -47,7 +47,11 @@ pub type RoleTable = BTreeMap<String, Arc<PermissionSet>>;
 #[derive(Debug)]
 pub struct ApiKeyState {
     pub id: i64,
+    /// The key's own permissions; what it may do is these and its owner's, both.
     pub permissions: Arc<PermissionSet>,
+    /// The person the key acts for: whoever created it (or created the key that
+    /// created it). `None` once that person is deleted.
+    pub owner: Option<i64>,
     pub expires_at: Option<NaiveDateTime>,
     /// When `last_used_at` was last written (Unix seconds), so it is written about
     /// once a minute rather than on every request.
@@ -132,6 +136,24 @@ impl AuthCache {
             current.then_some((user.value, session.value))
         });
         self.counted(found)
+    }
+
+    /// A user's current row, by id alone (an API key's owner), or `None` (a miss).
+    pub fn user(&self, user_id: i64) -> Option<Arc<User>> {
+        let found = self
+            .users
+            .get(&user_id)
+            .filter(|u| self.current(u, Subject::User(user_id), Instant::now()))
+            .map(|u| u.value);
+        self.counted(found)
+    }
+
+    /// Stores a user's row a loader read; `epoch` is [`AuthCache::epoch`] taken before
+    /// the read.
+    pub fn fill_user(&self, epoch: u64, user: Arc<User>) {
+        if let Some(at) = self.storable(epoch) {
+            self.users.insert(user.id, Loaded::new(epoch, at, user));
+        }
     }
 
     /// The permissions of `role`, or `None` when the role table is not loaded. A role
@@ -296,6 +318,7 @@ mod tests {
             last_login_at: None,
             email_verified: false,
             mfa_enabled: false,
+            security_stamp: 0,
         })
     }
 
@@ -367,6 +390,7 @@ mod tests {
         Arc::new(ApiKeyState {
             id,
             permissions: Arc::default(),
+            owner: Some(1),
             expires_at: None,
             last_written: AtomicI64::new(0),
         })

@@ -12,4 +12,4 @@ pub mod tokens;
 pub mod totp;
 
 pub use passwords::Hasher;
-pub use tokens::{Claims, IssuedToken, TokenService};
+pub use tokens::{Claims, IssuedToken, TokenService, TokenSubject};

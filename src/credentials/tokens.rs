@@ -38,12 +38,31 @@ pub struct Claims {
     /// RFC 8176 methods: `["pwd"]`, or `["pwd", "otp"]` after a second factor.
     #[serde(default)]
     pub amr: Vec<String>,
+    /// When the session's holder last authenticated (OpenID Connect's `auth_time`,
+    /// seconds since the epoch); kept by refresh. 0 on tokens made before it existed.
+    #[serde(default)]
+    pub auth_time: i64,
 }
 
 impl Claims {
     pub fn user_id(&self) -> Option<i64> {
         self.sub.parse().ok()
     }
+}
+
+/// Whom an access token is for, and what it says about their session.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenSubject<'a> {
+    pub user_id: i64,
+    pub role: &'a str,
+    /// The user's password version (`ver`).
+    pub password_version: i32,
+    pub session_id: &'a str,
+    pub amr: Amr,
+    /// When the session's holder last authenticated (Unix seconds).
+    pub auth_time: i64,
+    /// The session's end (Unix seconds): the token never outlives it.
+    pub not_after: Option<i64>,
 }
 
 /// The token a client gets, with its remaining life in seconds.
@@ -161,34 +180,27 @@ impl TokenService {
         }
     }
 
-    /// Issues an access token that expires after the configured TTL, or at
-    /// `not_after` (the session's end) if that comes first.
-    pub fn issue(
-        &self,
-        user_id: i64,
-        role: &str,
-        version: i32,
-        session_id: &str,
-        amr: Amr,
-        not_after: Option<i64>,
-    ) -> AppResult<IssuedToken> {
+    /// Issues an access token for `to` that expires after the configured TTL, or at
+    /// `to.not_after` (the session's end) if that comes first.
+    pub fn issue(&self, to: &TokenSubject<'_>) -> AppResult<IssuedToken> {
         let now = Utc::now().timestamp();
         let mut exp = now + self.ttl_secs;
-        if let Some(limit) = not_after {
+        if let Some(limit) = to.not_after {
             exp = exp.min(limit).max(now + 1);
         }
         let claims = Claims {
-            sub: user_id.to_string(),
-            role: role.to_string(),
-            ver: version,
-            sid: session_id.to_string(),
+            sub: to.user_id.to_string(),
+            role: to.role.to_string(),
+            ver: to.password_version,
+            sid: to.session_id.to_string(),
             jti: new_id(),
             iat: now,
             nbf: now,
             exp,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-            amr: amr.claim(),
+            amr: to.amr.claim(),
+            auth_time: to.auth_time,
         };
         let mut header = Header::new(jose(self.algorithm));
         header.typ = Some(TOKEN_TYPE.into());
@@ -289,6 +301,7 @@ mod tests {
             admin_requires_mfa: false,
             signing_algorithm: "HS256".into(),
             key_rotation_days: 30,
+            reauth_window_secs: 300,
         }
     }
 
@@ -314,14 +327,30 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test";
 
+    fn subject(amr: Amr) -> TokenSubject<'static> {
+        TokenSubject {
+            user_id: 42,
+            role: "admin",
+            password_version: 3,
+            session_id: "sess",
+            amr,
+            auth_time: 0,
+            not_after: None,
+        }
+    }
+
     #[test]
     fn issued_tokens_verify_and_carry_their_claims() {
         let svc = TokenService::new(&settings());
         let t = svc
-            .issue(42, "admin", 3, "sess", Amr::Password, None)
+            .issue(&TokenSubject {
+                auth_time: 1_700_000_000,
+                ..subject(Amr::Password)
+            })
             .unwrap();
         assert_eq!(t.expires_in, 900);
         let c = svc.verify(&t.token).unwrap();
+        assert_eq!(c.auth_time, 1_700_000_000);
         assert_eq!(
             (c.user_id(), c.role.as_str(), c.ver, c.sid.as_str()),
             (Some(42), "admin", 3, "sess")
@@ -329,9 +358,7 @@ mod tests {
         assert_eq!(c.amr, vec!["pwd"]);
         let header = jsonwebtoken::decode_header(&t.token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-        let otp = svc
-            .issue(42, "admin", 3, "sess", Amr::PasswordAndOtp, None)
-            .unwrap();
+        let otp = svc.issue(&subject(Amr::PasswordAndOtp)).unwrap();
         assert_eq!(svc.verify(&otp.token).unwrap().amr, vec!["pwd", "otp"]);
     }
 

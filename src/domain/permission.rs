@@ -117,6 +117,14 @@ impl PermissionSet {
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
+
+    /// What both grant: each permission one of them names that the other covers (so
+    /// `*` and a set give the set).
+    pub fn intersect(&self, other: &PermissionSet) -> PermissionSet {
+        let mine = self.iter().filter(|p| other.covers([*p]));
+        let theirs = other.iter().filter(|p| self.covers([*p]));
+        PermissionSet::new(mine.chain(theirs).map(str::to_string))
+    }
 }
 
 #[cfg(test)]
@@ -164,6 +172,20 @@ mod tests {
         assert!(!some.covers(["users:read", "users:write"]));
         assert!(!some.covers(["*"]), "naming * is holding every permission");
         assert!(all.covers(["*", "users:write"]));
+    }
+
+    #[test]
+    fn an_intersection_grants_only_what_both_grant() {
+        let set = |ps: &[&str]| PermissionSet::new(ps.iter().map(|p| p.to_string()));
+        let all = PermissionSet::everything();
+        let ops = set(&["users:read", "keys:manage", "notes:read"]);
+        let support = set(&["users:read", "audit:read"]);
+        assert_eq!(ops.intersect(&support), set(&["users:read"]));
+        assert_eq!(support.intersect(&ops), set(&["users:read"]));
+        assert_eq!(all.intersect(&ops), ops);
+        assert_eq!(ops.intersect(&all), ops);
+        assert_eq!(all.intersect(&all), all);
+        assert_eq!(ops.intersect(&PermissionSet::default()), set(&[]));
     }
 
     #[test]

@@ -23,11 +23,23 @@ pub struct EmailToken {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+    /// The account's security stamp when the link was made.
+    pub security_stamp: i64,
 }
 
 impl EmailToken {
     pub fn is_usable(&self, now: NaiveDateTime) -> bool {
         self.used_at.is_none() && self.expires_at > now
+    }
+
+    /// True while the account is as it was when the link was made: same address,
+    /// password, role and disabled flag (the stamp moves with any of them), and
+    /// enabled.
+    pub fn still_binds(&self, user: &crate::models::users::User) -> bool {
+        !user.disabled
+            && user.email == self.email
+            && user.password_version == self.password_version
+            && user.security_stamp == self.security_stamp
     }
 }
 
@@ -39,6 +51,7 @@ pub struct NewEmailToken<'a> {
     pub password_version: i32,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub security_stamp: i64,
 }
 
 /// Stores a token and voids every earlier token of the same user and purpose.
@@ -58,6 +71,7 @@ pub fn create(conn: &mut Conn, new: &NewEmailToken<'_>) -> QueryResult<()> {
             email_tokens::password_version.eq(new.password_version),
             email_tokens::created_at.eq(new.created_at),
             email_tokens::expires_at.eq(new.expires_at),
+            email_tokens::security_stamp.eq(new.security_stamp),
         ))
         .execute(conn)?;
     Ok(())
@@ -127,6 +141,7 @@ mod tests {
             created_at: now - Duration::seconds(10),
             expires_at: now + Duration::seconds(expires_in),
             used_at: used.then_some(now),
+            security_stamp: 0,
         };
         (t, now)
     }

@@ -16,6 +16,8 @@ pub struct MfaChallenge {
     pub password_version: i32,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// The account's security stamp when the password was checked.
+    pub security_stamp: i64,
 }
 
 /// Issues the user's challenge, replacing any earlier one.
@@ -28,6 +30,7 @@ pub fn put(conn: &mut Conn, challenge: &MfaChallenge) -> QueryResult<usize> {
             mfa_challenges::password_version.eq(challenge.password_version),
             mfa_challenges::created_at.eq(challenge.created_at),
             mfa_challenges::expires_at.eq(challenge.expires_at),
+            mfa_challenges::security_stamp.eq(challenge.security_stamp),
         ))
         .execute(conn)
 }

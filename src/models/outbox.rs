@@ -43,6 +43,8 @@ pub struct OutboxRow {
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
     pub last_error: Option<String>,
+    /// When the worker decided to send it (reset and verification mails).
+    pub granted_at: Option<NaiveDateTime>,
 }
 
 pub struct NewMail<'a> {
@@ -166,24 +168,23 @@ pub fn retry_or_fail(
         .execute(conn)
 }
 
-/// Reset and verification mails to `to_addr` since `since`, queued before row
-/// `before_id`, that were or will be sent (what the per-address limit counts). Only
-/// earlier rows count, so a burst of later requests never suppresses an earlier one.
-pub fn recent_to(
-    conn: &mut Conn,
-    to_addr: &str,
-    since: NaiveDateTime,
-    before_id: i64,
-) -> QueryResult<i64> {
+/// Reset and verification mails to `to_addr` the worker decided to send since
+/// `since` (what the per-address limit counts), on any instance, whatever became of
+/// them after. Call under the address's lock.
+pub fn granted_to(conn: &mut Conn, to_addr: &str, since: NaiveDateTime) -> QueryResult<i64> {
     outbox::table
         .filter(outbox::to_addr.eq(to_addr))
-        .filter(outbox::created_at.ge(since))
-        .filter(outbox::kind.eq_any([PASSWORD_RESET, EMAIL_VERIFICATION]))
-        .filter(outbox::status.eq_any([status::PENDING, status::SENDING, status::SENT]))
-        .filter(outbox::user_id.is_not_null())
-        .filter(outbox::id.lt(before_id))
+        .filter(outbox::granted_at.ge(since))
         .count()
         .get_result(conn)
+}
+
+/// Records that the worker decided to send this row: it counts toward its address's
+/// limit from now on, and a retry of it is not counted again.
+pub fn grant(conn: &mut Conn, id: i64, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(outbox::table.find(id))
+        .set(outbox::granted_at.eq(at))
+        .execute(conn)
 }
 
 /// True when a mail of `kind` to `user_id` is queued and not yet sent: asking again

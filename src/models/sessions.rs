@@ -22,11 +22,19 @@ pub struct Session {
     pub revoked_at: Option<NaiveDateTime>,
     /// How the session was authenticated (`Amr::as_str`).
     pub amr: String,
+    /// When its holder last proved who they are; `None` on sessions older than the
+    /// column, which count from `created_at`.
+    pub authenticated_at: Option<NaiveDateTime>,
 }
 
 impl Session {
     pub fn is_live(&self, now: NaiveDateTime) -> bool {
         self.revoked_at.is_none() && self.expires_at > now
+    }
+
+    /// When its holder last proved who they are (the tokens' `auth_time`).
+    pub fn auth_time(&self) -> NaiveDateTime {
+        self.authenticated_at.unwrap_or(self.created_at)
     }
 }
 

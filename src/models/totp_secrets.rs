@@ -16,6 +16,9 @@ pub struct TotpSecret {
     pub confirmed: bool,
     pub last_step: i64,
     pub created_at: NaiveDateTime,
+    /// The account's security stamp when the enrollment started: a pending secret
+    /// dies with it.
+    pub security_stamp: i64,
 }
 
 pub fn find(conn: &mut Conn, user_id: i64) -> QueryResult<Option<TotpSecret>> {
@@ -32,6 +35,7 @@ pub fn put_pending(
     conn: &mut Conn,
     user_id: i64,
     sealed: &str,
+    security_stamp: i64,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     delete(conn, user_id)?;
@@ -42,6 +46,7 @@ pub fn put_pending(
             totp_secrets::confirmed.eq(false),
             totp_secrets::last_step.eq(0_i64),
             totp_secrets::created_at.eq(now),
+            totp_secrets::security_stamp.eq(security_stamp),
         ))
         .execute(conn)
 }

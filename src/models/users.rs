@@ -25,6 +25,10 @@ pub struct User {
     pub email_verified: bool,
     /// A confirmed TOTP secret: login takes a second step.
     pub mfa_enabled: bool,
+    /// Goes up whenever the role, the password version, the email or the disabled
+    /// flag changes: what pending credentials (reset links, a login's second step, an
+    /// enrollment) are bound to.
+    pub security_stamp: i64,
 }
 
 impl User {
@@ -299,15 +303,22 @@ pub struct UserChanges<'a> {
     pub updated_at: Option<NaiveDateTime>,
 }
 
+/// Applies `changes`. A change of role or of the disabled flag also moves the
+/// security stamp: every pending link, second step and enrollment of the account dies.
 pub fn update(tx: &mut AuthTx<'_>, id: i64, changes: &UserChanges<'_>) -> QueryResult<usize> {
     tx.record(Change::User(id));
-    diesel::update(users::table.find(id))
-        .set(changes)
-        .execute(&mut **tx)
+    let target = users::table.find(id);
+    match changes.role.is_some() || changes.disabled.is_some() {
+        true => diesel::update(target)
+            .set((changes, users::security_stamp.eq(users::security_stamp + 1)))
+            .execute(&mut **tx),
+        false => diesel::update(target).set(changes).execute(&mut **tx),
+    }
 }
 
-/// Stores a new hash and bumps the password version, but only if the version is
-/// still `expected_version` (a concurrent change makes this return 0).
+/// Stores a new hash and bumps the password version (and the security stamp), but
+/// only if the version is still `expected_version` (a concurrent change makes this
+/// return 0).
 pub fn set_password(
     tx: &mut AuthTx<'_>,
     id: i64,
@@ -324,6 +335,7 @@ pub fn set_password(
     .set((
         users::password_hash.eq(hash),
         users::password_version.eq(expected_version + 1),
+        users::security_stamp.eq(users::security_stamp + 1),
         users::updated_at.eq(now),
     ))
     .execute(&mut **tx)

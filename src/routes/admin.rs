@@ -23,8 +23,9 @@ use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
 pub struct ListUsersQuery {
-    /// 1-based page number (default 1).
-    #[param(minimum = 1)]
+    /// 1-based page number (default 1). Pages by number end at row 10,000 (`page *
+    /// per_page`); deeper is 400 `page_too_deep`: use `cursor`.
+    #[param(minimum = 1, maximum = 10000)]
     page: Option<i64>,
     /// Items per page (default 20, capped at 100).
     #[param(minimum = 1)]
@@ -66,6 +67,7 @@ impl ToSchema for RoleFilter {}
     params(ListUsersQuery),
     responses(
         (status = 200, description = "One page of users, ordered by id", body = UserPage),
+        (status = 400, description = "`page_too_deep`: `page * per_page` beyond 10,000 (use `cursor`); or a malformed query", body = ErrorBody),
         (status = 422, description = "`validation_error`: invalid paging or cursor, role or search text", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -269,8 +271,9 @@ pub async fn unlock(
 
 #[derive(Deserialize, IntoParams)]
 pub struct AuditQuery {
-    /// 1-based page number (default 1).
-    #[param(minimum = 1)]
+    /// 1-based page number (default 1). Pages by number end at row 10,000 (`page *
+    /// per_page`); deeper is 400 `page_too_deep`: use `cursor`.
+    #[param(minimum = 1, maximum = 10000)]
     page: Option<i64>,
     /// Items per page (default 20, capped at 100).
     #[param(minimum = 1)]
@@ -297,6 +300,7 @@ pub struct AuditQuery {
     extensions(("x-permission" = json!(["audit:read"]))),
     responses(
         (status = 200, description = "One page of audit events, newest first", body = AuditPage),
+        (status = 400, description = "`page_too_deep`: `page * per_page` beyond 10,000 (use `cursor`); or a malformed query", body = ErrorBody),
         (status = 422, description = "`validation_error`: invalid paging or cursor, `action` or `since`", body = ErrorBody),
     ),
     security(("bearer" = []))

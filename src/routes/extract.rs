@@ -224,6 +224,7 @@ impl FromRequest for Caller {
                 session_id: user.session_id,
                 permissions: user.permissions,
                 amr: user.amr,
+                auth_time: user.auth_time,
                 client: client_info(req),
             });
         ready(caller)
@@ -240,6 +241,7 @@ impl FromRequest for Principal {
         let principal = match key {
             Some(key) => Ok(Principal::Service(ServiceCaller {
                 key_id: key.key_id,
+                owner: key.owner,
                 permissions: key.permissions,
                 client: client_info(req),
             })),

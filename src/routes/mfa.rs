@@ -10,7 +10,7 @@ use crate::error::{AppResult, ErrorBody};
 use crate::net::ClientInfo;
 use crate::routes::params::required;
 use crate::routes::views::TokenPairView;
-use crate::routes::JsonBody;
+use crate::routes::{JsonBody, OptionalJsonBody};
 use crate::services::{mfa, mfa_login, Caller, Principal};
 use crate::state::AppState;
 
@@ -33,12 +33,25 @@ pub struct RecoveryCodesView {
     pub recovery_codes: Vec<String>,
 }
 
+/// Adding a factor: the current password, needed unless the session signed in within
+/// `APP__AUTH__REAUTH_WINDOW_SECS`.
+#[derive(Deserialize, ToSchema)]
+pub struct Reauthentication {
+    /// The account's password; counted toward the lockout when wrong.
+    #[schema(value_type = String, format = Password, max_length = 4096)]
+    current_password: Option<String>,
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct MfaCode {
     /// A current TOTP code (six digits); where the route says so, an unused recovery
     /// code instead.
-    #[schema(required = true, value_type = String, example = "123456", max_length = 64)]
+    #[schema(required = true, value_type = String, example = "123456", max_length = 64, pattern = r"^[\s-]*(?:(?:[0-9][\s-]*){6}|(?:[A-Za-z2-7][\s-]*){16})$")]
     code: Option<String>,
+    /// The account's password, needed unless the session signed in within
+    /// `APP__AUTH__REAUTH_WINDOW_SECS` (else 401 `reauthentication_required`).
+    #[schema(value_type = String, format = Password, max_length = 4096)]
+    current_password: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -46,7 +59,7 @@ pub struct DisableMfa {
     #[schema(required = true, value_type = String, format = Password)]
     current_password: Option<String>,
     /// A current TOTP code or an unused recovery code.
-    #[schema(required = true, value_type = String, example = "123456", max_length = 64)]
+    #[schema(required = true, value_type = String, example = "123456", max_length = 64, pattern = r"^[\s-]*(?:(?:[0-9][\s-]*){6}|(?:[A-Za-z2-7][\s-]*){16})$")]
     code: Option<String>,
 }
 
@@ -56,23 +69,32 @@ pub struct SecondFactor {
     #[schema(required = true, value_type = String)]
     mfa_token: Option<String>,
     /// A current TOTP code or an unused recovery code.
-    #[schema(required = true, value_type = String, example = "123456", max_length = 64)]
+    #[schema(required = true, value_type = String, example = "123456", max_length = 64, pattern = r"^[\s-]*(?:(?:[0-9][\s-]*){6}|(?:[A-Za-z2-7][\s-]*){16})$")]
     code: Option<String>,
 }
 
-/// Start (or restart) a TOTP enrollment.
+/// Start (or restart) a TOTP enrollment. Needs a session that signed in within
+/// `APP__AUTH__REAUTH_WINDOW_SECS`, or `current_password` in the body.
 #[utoipa::path(
     tag = "mfa",
     operation_id = "startTotpEnrollment",
+    request_body(content = Option<Reauthentication>, description = "Optional: `{\"current_password\"}` when the session signed in too long ago"),
     responses(
         (status = 200, description = "A new secret, pending until confirmed", body = TotpEnrollmentView),
+        (status = 401, description = "`reauthentication_required`: the session signed in too long ago and no `current_password` was sent; `invalid_credentials`: a wrong `current_password` (counted toward the lockout); or an invalid token", body = ErrorBody),
         (status = 409, description = "`mfa_already_enabled`", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: the account or client is locked out; see `Retry-After`", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 #[post("/profile/mfa/totp")]
-pub async fn start(state: web::Data<AppState>, caller: Caller) -> AppResult<HttpResponse> {
-    let e = mfa::start_enrollment(&state, &caller).await?;
+pub async fn start(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: OptionalJsonBody<Reauthentication>,
+) -> AppResult<HttpResponse> {
+    let password = body.0.and_then(|b| b.current_password);
+    let e = mfa::start_enrollment(&state, &caller, password).await?;
     Ok(HttpResponse::Ok().json(TotpEnrollmentView {
         secret: e.secret,
         otpauth_uri: e.otpauth_uri,
@@ -86,7 +108,8 @@ pub async fn start(state: web::Data<AppState>, caller: Caller) -> AppResult<Http
     request_body = MfaCode,
     responses(
         (status = 200, description = "MFA is on; the first recovery codes", body = RecoveryCodesView),
-        (status = 409, description = "`no_enrollment` (none was started) or `mfa_already_enabled`", body = ErrorBody),
+        (status = 401, description = "`reauthentication_required`: the session signed in too long ago and no `current_password` was sent; `invalid_credentials`: a wrong `current_password`; or an invalid token", body = ErrorBody),
+        (status = 409, description = "`no_enrollment` (none was started, or the account changed since) or `mfa_already_enabled`", body = ErrorBody),
         (status = 422, description = "`invalid_mfa_code` (counted toward the account's lockout) or `validation_error`", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`: the account or client is locked out; see `Retry-After`", body = ErrorBody),
     ),
@@ -98,8 +121,9 @@ pub async fn confirm(
     caller: Caller,
     body: JsonBody<MfaCode>,
 ) -> AppResult<HttpResponse> {
-    let code = required(body.into_inner().code, "code")?;
-    let codes = mfa::confirm_enrollment(&state, &caller, &code).await?;
+    let body = body.into_inner();
+    let code = required(body.code, "code")?;
+    let codes = mfa::confirm_enrollment(&state, &caller, &code, body.current_password).await?;
     Ok(HttpResponse::Ok().json(RecoveryCodesView {
         recovery_codes: codes,
     }))
@@ -112,6 +136,7 @@ pub async fn confirm(
     request_body = MfaCode,
     responses(
         (status = 200, description = "Ten new recovery codes", body = RecoveryCodesView),
+        (status = 401, description = "`reauthentication_required`: the session signed in too long ago and no `current_password` was sent; `invalid_credentials`: a wrong `current_password`; or an invalid token", body = ErrorBody),
         (status = 409, description = "`no_enrollment`: MFA is not on", body = ErrorBody),
         (status = 422, description = "`invalid_mfa_code` (counted toward the account's lockout) or `validation_error`", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`: the account or client is locked out; see `Retry-After`", body = ErrorBody),
@@ -124,8 +149,10 @@ pub async fn recovery_codes(
     caller: Caller,
     body: JsonBody<MfaCode>,
 ) -> AppResult<HttpResponse> {
-    let code = required(body.into_inner().code, "code")?;
-    let codes = mfa::regenerate_recovery_codes(&state, &caller, &code).await?;
+    let body = body.into_inner();
+    let code = required(body.code, "code")?;
+    let codes =
+        mfa::regenerate_recovery_codes(&state, &caller, &code, body.current_password).await?;
     Ok(HttpResponse::Ok().json(RecoveryCodesView {
         recovery_codes: codes,
     }))
@@ -165,7 +192,8 @@ pub async fn disable(
     request_body = SecondFactor,
     responses(
         (status = 200, description = "Logged in; the access token's `amr` is `[\"pwd\", \"otp\"]`", body = TokenPairView),
-        (status = 401, description = "`invalid_mfa_code` (counted as a failed login) or `invalid_mfa_token` (unknown, expired, used or superseded)", body = ErrorBody),
+        (status = 401, description = "`invalid_mfa_code` (counted as a failed login), `invalid_mfa_token` (unknown, expired, used, superseded, or the account's role, password, address or disabled flag changed since) or `account_disabled`", body = ErrorBody),
+        (status = 403, description = "`email_not_verified`: `REQUIRE_VERIFIED_EMAIL` and the address is not verified (any more)", body = ErrorBody),
         (status = 429, description = "`too_many_attempts`; see `Retry-After`", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until the lock lifts"))),
     )
@@ -204,4 +232,52 @@ pub async fn admin_reset(
 ) -> AppResult<HttpResponse> {
     mfa::admin_reset(&state, &caller, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::credentials::totp::Code;
+
+    /// The `pattern` of every second-factor `code` in the document: six digits (a
+    /// TOTP code) or the 16 characters of a recovery code, with any spaces and dashes
+    /// between them, in any case. It must accept exactly what `Code::parse` reads.
+    #[test]
+    fn the_documented_code_pattern_accepts_exactly_what_the_server_reads() {
+        let doc = serde_json::to_value(crate::routes::openapi_document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let patterns: Vec<&str> = ["MfaCode", "DisableMfa", "SecondFactor"]
+            .iter()
+            .map(|s| {
+                schemas[s]["properties"]["code"]["pattern"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert!(patterns.windows(2).all(|w| w[0] == w[1]), "{patterns:?}");
+        let pattern = regex::Regex::new(patterns[0]).unwrap();
+        let samples = [
+            "123456",
+            "123 456",
+            " 12-34-56 ",
+            "12345",
+            "1234567",
+            &"1".repeat(63),
+            "abcd-efgh-ijkl-mnop",
+            "ABCD EFGH IJKL MNOP",
+            "abcdefghijklmnop",
+            "abcd-efgh-ijkl-mno1",
+            "abcd-efgh-ijkl-mnopq",
+            "234567234567234a",
+            "",
+            "------",
+            "12345\u{00e9}",
+        ];
+        for sample in samples {
+            assert_eq!(
+                pattern.is_match(sample),
+                Code::parse(sample).is_some(),
+                "{sample:?}"
+            );
+        }
+    }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDateTime};
 
 use crate::domain::{Cursor, Listing};
 use crate::error::{AppError, AppResult};
+use crate::models::COUNT_CAP;
 use crate::services::PageRequest;
 
 const DEFAULT_PER_PAGE: i64 = 20;
@@ -19,7 +20,9 @@ pub fn required<T>(value: Option<T>, field: &str) -> AppResult<T> {
 }
 
 /// `page` (1-based, default 1), `per_page` (default 20, capped at 100) and `cursor`
-/// (one this listing gave out as `next_cursor`; it wins over `page`).
+/// (one this listing gave out as `next_cursor`; it wins over `page`). Pages by number
+/// end at row [`COUNT_CAP`]: a deeper one is 400 `page_too_deep` (a page number must
+/// skip every row before it, which no index spares; a cursor goes any depth).
 pub fn page_request(
     page: Option<i64>,
     per_page: Option<i64>,
@@ -39,9 +42,13 @@ pub fn page_request(
         .map(|c| Cursor::parse(&c, listing))
         .transpose()
         .map_err(|e| AppError::Validation(e.to_string()))?;
+    let per_page = per_page.min(MAX_PER_PAGE);
+    if cursor.is_none() && page.saturating_mul(per_page) > COUNT_CAP {
+        return Err(AppError::PageTooDeep);
+    }
     Ok(PageRequest {
         page,
-        per_page: per_page.min(MAX_PER_PAGE),
+        per_page,
         cursor,
     })
 }
@@ -86,6 +93,18 @@ mod tests {
         );
         assert!(page_request(Some(0), None, None, Listing::Users).is_err());
         assert!(page_request(None, Some(0), None, Listing::Users).is_err());
+    }
+
+    #[test]
+    fn pages_by_number_end_at_row_ten_thousand() {
+        let deep = |page, per_page| page_request(Some(page), Some(per_page), None, Listing::Audit);
+        assert!(deep(100, 100).is_ok());
+        assert!(deep(500, 20).is_ok());
+        assert!(matches!(deep(101, 100), Err(AppError::PageTooDeep)));
+        assert!(matches!(deep(501, 20), Err(AppError::PageTooDeep)));
+        // per_page is capped before it counts: 200 per page is 100.
+        assert!(deep(100, 200).is_ok());
+        assert!(matches!(deep(i64::MAX, 100), Err(AppError::PageTooDeep)));
     }
 
     #[test]

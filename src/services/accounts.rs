@@ -117,7 +117,7 @@ pub async fn register(
 
 enum PasswordChange {
     /// Changed; whether a notification mail was queued.
-    Done(User, Grant, bool),
+    Done(Box<User>, Grant, bool),
     /// Someone changed the password between the check and the write.
     Conflict,
 }
@@ -211,11 +211,12 @@ pub async fn change_password(
                     .target(uid)
                     .ip(client.ip.as_deref()),
             )?;
-            Ok(PasswordChange::Done(user, grant, queued))
+            Ok(PasswordChange::Done(Box::new(user), grant, queued))
         })
         .await?;
     match outcome {
         PasswordChange::Done(user, grant, queued) => {
+            let user = *user;
             if queued {
                 state.mail_queued(PASSWORD_CHANGED);
             }

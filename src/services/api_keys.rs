@@ -1,5 +1,8 @@
 //! API keys: service credentials with permissions of their own (never more than
-//! their creator holds), shown once, stored as hashes, deleted at once everywhere.
+//! their creator holds, then or later), shown once, stored as hashes, deleted at once
+//! everywhere. A key acts for a person, its owner: whoever created it, or the owner
+//! of the key that created it. It answers 401 once its owner is disabled or deleted,
+//! and may only do what its owner's role still grants.
 
 use std::collections::BTreeSet;
 
@@ -57,7 +60,8 @@ pub async fn create(
     }
     let key = new_key();
     let (hash, prefix) = (hash_token(&key), key[..SHOWN].to_string());
-    let (by, ip, creator) = (caller.by(), caller.client().ip.clone(), caller.user_id());
+    // A key made by a key acts for the same person: it can never outlive them.
+    let (by, ip, creator) = (caller.by(), caller.client().ip.clone(), caller.acting_for());
     let json = serde_json::to_string(&granted).map_err(AppError::internal)?;
     let row = state
         .db
@@ -70,7 +74,7 @@ pub async fn create(
                     prefix: &prefix,
                     key_hash: &hash,
                     permissions: &json,
-                    created_by: creator,
+                    created_by: Some(creator),
                     created_at: at,
                     expires_at: expires_in_days.map(|d| at + Duration::days(i64::from(d))),
                 },

@@ -16,7 +16,7 @@ use crate::models::login_failures::{self, Counting, Key, Window};
 use crate::settings::AuthSettings;
 use crate::state::AppState;
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Policy {
     pub max_failures: i64,
     pub window: Duration,
@@ -111,6 +111,21 @@ impl Policy {
         }
         let id = login_failures::reserve(conn, &keys.account, &keys.client, now)?;
         Ok(Reservation::Granted(Attempt { id, keys }))
+    }
+
+    /// Seconds until the account's lock lifts, or `None` when it is not locked: for
+    /// paths that check no secret of their own (a refresh) but must not hand tokens
+    /// to a locked account. Only counted failures lock here: attempts still being
+    /// checked are not failures yet.
+    pub fn account_locked(
+        &self,
+        conn: &mut Conn,
+        account: &str,
+        now: NaiveDateTime,
+    ) -> AppResult<Option<u64>> {
+        let since = now - self.window;
+        let w = login_failures::window(conn, Key::Email(account), since, Counting::Failures)?;
+        Ok(self.lock_remaining(&w, now))
     }
 
     /// The password was wrong: the attempt becomes a counted failure. Returns true

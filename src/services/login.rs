@@ -4,12 +4,12 @@
 //!    429) and reads the account.
 //! 2. bcrypt runs outside any transaction, on the hashing pool.
 //! 3. One transaction settles it. On the right password the user's row is re-read
-//!    *locked*: if the password changed, or the account was disabled or deleted while
-//!    bcrypt ran, no session is created; otherwise the session is created from that
-//!    locked row, so the session and its token carry the version that was verified,
-//!    and a password change, disable or deletion committing later revokes it. For an
-//!    account with a second factor it issues the second step's token instead
-//!    (`services::mfa_login`).
+//!    *locked* and the gate (`services::admission`) decides: if the password changed,
+//!    or the account was disabled, deleted or marked unverified while bcrypt ran, no
+//!    session is created; otherwise the session is created from that locked row, so
+//!    the session and its token carry the version that was verified, and a password
+//!    change, disable or deletion committing later revokes it. For an account with a
+//!    second factor it issues the second step's token instead (`services::mfa_login`).
 
 use crate::domain::{Amr, Email};
 use crate::error::{AppError, AppResult};
@@ -18,6 +18,7 @@ use crate::models::now;
 use crate::models::users::{self, User};
 use crate::net::ClientInfo;
 use crate::secret::Secret;
+use crate::services::admission::{Gate, Proof, Refusal};
 use crate::services::lockout::{release, Attempt, AttemptKeys, Policy, Reservation};
 use crate::services::mfa_login;
 use crate::services::sessions::{self, sign_in, Grant, SignedIn};
@@ -165,46 +166,52 @@ async fn settle_right_password(
     client: &ClientInfo,
 ) -> AppResult<Settled> {
     let ttl = state.settings.auth.refresh_token_ttl_secs;
-    let require_verified = state.settings.auth.require_verified_email;
+    let gate = Gate::from_settings(&state.settings.auth);
     let (attempt, client) = (attempt.clone(), client.clone());
     let disabled_detail = identifier.audit_detail("disabled");
     let unverified_detail = identifier.audit_detail("email_not_verified");
     state
         .change(move |tx| {
             let at = now();
-            let user = match users::lock(tx, checked.id)? {
-                Some(u) if u.password_version == checked.password_version => u,
-                _ => return Ok(Settled::Stale),
+            let Some(user) = users::lock(tx, checked.id)? else {
+                return Ok(Settled::Stale);
             };
-            if user.disabled {
-                policy.release(tx, &attempt)?;
-                audit::record(
-                    tx,
-                    NewAuditEvent::new(action::LOGIN_FAILURE, at)
-                        .target(user.id)
-                        .ip(client.ip.as_deref())
-                        .detail(disabled_detail),
-                )?;
-                return Ok(Settled::Disabled);
-            }
-            if require_verified && !user.email_verified {
+            let proof = Proof::Password {
+                version: checked.password_version,
+            };
+            let refused = gate.decide(tx, &user, proof, at)?.err();
+            let failure = |detail| {
+                NewAuditEvent::new(action::LOGIN_FAILURE, at)
+                    .target(user.id)
+                    .ip(client.ip.as_deref())
+                    .detail(detail)
+            };
+            match refused {
+                None => {}
+                Some(Refusal::Stale) => return Ok(Settled::Stale),
                 // The right password: no failure to count, but no session either.
-                policy.release(tx, &attempt)?;
-                audit::record(
-                    tx,
-                    NewAuditEvent::new(action::LOGIN_FAILURE, at)
-                        .target(user.id)
-                        .ip(client.ip.as_deref())
-                        .detail(unverified_detail),
-                )?;
-                return Ok(Settled::Unverified);
-            }
-            if user.mfa_enabled {
+                Some(Refusal::Disabled) => {
+                    policy.release(tx, &attempt)?;
+                    audit::record(tx, failure(disabled_detail))?;
+                    return Ok(Settled::Disabled);
+                }
+                Some(Refusal::Unverified) => {
+                    policy.release(tx, &attempt)?;
+                    audit::record(tx, failure(unverified_detail))?;
+                    return Ok(Settled::Unverified);
+                }
                 // Not a failure, but it clears nothing either: only the second factor
                 // completes the login, so a known password cannot reset the count of
                 // wrong codes.
-                policy.release(tx, &attempt)?;
-                return Ok(Settled::SecondFactor(mfa_login::challenge(tx, &user, at)?));
+                Some(Refusal::SecondFactorNeeded) => {
+                    policy.release(tx, &attempt)?;
+                    return Ok(Settled::SecondFactor(mfa_login::challenge(tx, &user, at)?));
+                }
+                // A password login reserved its place in the window before bcrypt:
+                // the gate does not check the lock again for it.
+                Some(Refusal::Locked(_)) => {
+                    return Err(AppError::internal("a reserved login found locked"))
+                }
             }
             policy.succeed(tx, &attempt)?;
             users::touch_last_login(tx, user.id, at)?;

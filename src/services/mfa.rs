@@ -19,10 +19,12 @@ use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::mfa_challenges;
 use crate::models::users::{self, User};
-use crate::models::{now, recovery_codes, roles, sessions as session_rows, totp_secrets};
+use crate::models::{now, recovery_codes, sessions as session_rows, totp_secrets};
 use crate::net::ClientInfo;
 use crate::services::accounts::check_current_password;
 use crate::services::lockout::{AttemptKeys, Policy, Reservation};
+use crate::services::reauth::require_recent;
+use crate::services::roles::check_outranks;
 use crate::services::{authorize, Caller, Principal};
 use crate::state::AppState;
 
@@ -206,8 +208,15 @@ fn issue_recovery_codes(conn: &mut Conn, user_id: i64) -> AppResult<Vec<String>>
 }
 
 /// `POST /api/profile/mfa/totp`: a new secret for the caller, pending until a code of
-/// it confirms it. Starting again replaces a pending secret.
-pub async fn start_enrollment(state: &AppState, caller: &Caller) -> AppResult<Enrollment> {
+/// it confirms it. Starting again replaces a pending secret. Needs a recent sign-in
+/// or the current password (`services::reauth`); the pending secret is bound to the
+/// account's security stamp.
+pub async fn start_enrollment(
+    state: &AppState,
+    caller: &Caller,
+    current_password: Option<String>,
+) -> AppResult<Enrollment> {
+    require_recent(state, caller, current_password).await?;
     let (uid, sealer) = (caller.user_id, state.totp_sealer.clone());
     let issuer = state.settings.auth.issuer.clone();
     state
@@ -219,7 +228,7 @@ pub async fn start_enrollment(state: &AppState, caller: &Caller) -> AppResult<En
             }
             let secret = totp::new_secret();
             let sealed = sealer.seal(&secret, &binding(uid));
-            totp_secrets::put_pending(conn, uid, &sealed, now())?;
+            totp_secrets::put_pending(conn, uid, &sealed, user.security_stamp, now())?;
             Ok(Enrollment {
                 secret: totp::base32(&secret),
                 otpauth_uri: totp::otpauth_uri(&issuer, &user.email, &secret),
@@ -234,12 +243,16 @@ enum Managed<T> {
 }
 
 /// `POST /api/profile/mfa/totp/confirm`: a code of the pending secret turns MFA on
-/// (that code counts as used) and returns the first recovery codes.
+/// (that code counts as used) and returns the first recovery codes. Needs a recent
+/// sign-in or the current password; a pending secret started before a change of the
+/// account's role, password, address or disabled flag is no enrollment.
 pub async fn confirm_enrollment(
     state: &AppState,
     caller: &Caller,
     code: &str,
+    current_password: Option<String>,
 ) -> AppResult<Vec<String>> {
+    require_recent(state, caller, current_password).await?;
     let code = Code::parse(code);
     let (uid, client, sealer) = (
         caller.user_id,
@@ -255,7 +268,7 @@ pub async fn confirm_enrollment(
                 return Err(AppError::MfaAlreadyEnabled);
             }
             match totp_secrets::find(tx, uid)? {
-                Some(row) if !row.confirmed => {}
+                Some(row) if !row.confirmed && row.security_stamp == user.security_stamp => {}
                 _ => return Err(AppError::NoEnrollment),
             }
             match guarded_check(tx, policy, &sealer, &user, &client, code.as_ref(), true, at)? {
@@ -285,12 +298,14 @@ pub async fn confirm_enrollment(
 }
 
 /// `POST /api/profile/mfa/recovery-codes`: with a current code, ten new recovery
-/// codes; the old ones stop working.
+/// codes; the old ones stop working. Needs a recent sign-in or the current password.
 pub async fn regenerate_recovery_codes(
     state: &AppState,
     caller: &Caller,
     code: &str,
+    current_password: Option<String>,
 ) -> AppResult<Vec<String>> {
+    require_recent(state, caller, current_password).await?;
     let code = Code::parse(code);
     let (uid, client, sealer) = (
         caller.user_id,
@@ -420,8 +435,7 @@ pub async fn admin_reset(state: &AppState, caller: &Principal, id: i64) -> AppRe
         .change(move |tx| {
             let at = now();
             let user = users::lock(tx, id)?.ok_or(AppError::NotFound("user"))?;
-            let held = roles::permissions(tx, &user.role)?;
-            authorize(&metrics, &who, held.iter().map(String::as_str))?;
+            check_outranks(tx, &metrics, &who, &user.role)?;
             let was_on = user.mfa_enabled;
             remove_mfa(tx, id, at)?;
             session_rows::revoke_all_for_user(tx, id, None, at)?;

@@ -3,6 +3,7 @@
 //! an `AppError`. None of them knows about HTTP: the routes build the views.
 
 pub mod accounts;
+pub mod admission;
 pub mod api_keys;
 pub mod audit;
 pub mod bootstrap;
@@ -14,6 +15,7 @@ pub mod mfa_login;
 pub mod oauth;
 pub mod outbox;
 pub mod ratelimit;
+pub mod reauth;
 pub mod recovery;
 pub mod refresh;
 pub mod roles;
@@ -38,6 +40,8 @@ pub struct Caller {
     pub permissions: Arc<PermissionSet>,
     /// How the caller's session was authenticated.
     pub amr: Amr,
+    /// When the session's holder last authenticated (Unix seconds).
+    pub auth_time: i64,
     pub client: ClientInfo,
 }
 
@@ -53,6 +57,9 @@ pub enum Principal {
 #[derive(Debug, Clone)]
 pub struct ServiceCaller {
     pub key_id: i64,
+    /// The person the key acts for.
+    pub owner: i64,
+    /// The key's permissions that its owner still holds.
     pub permissions: Arc<PermissionSet>,
     pub client: ClientInfo,
 }
@@ -65,11 +72,11 @@ impl Principal {
         }
     }
 
-    /// The person asking, if it is one.
-    pub fn user_id(&self) -> Option<i64> {
+    /// The person on whose behalf this is asked: the person, or the API key's owner.
+    pub fn acting_for(&self) -> i64 {
         match self {
-            Principal::Person(c) => Some(c.user_id),
-            Principal::Service(_) => None,
+            Principal::Person(c) => c.user_id,
+            Principal::Service(s) => s.owner,
         }
     }
 

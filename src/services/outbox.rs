@@ -167,13 +167,18 @@ fn backoff(base_secs: u64, attempts: i32) -> Duration {
     Duration::seconds(secs + jitter)
 }
 
-/// Decides what a row comes to, and for a link makes its token; in a transaction.
+/// Decides what a row comes to, and for a link makes its token; in a transaction,
+/// in the lock order of `services::recovery`: the user's row, then the address.
 fn prepare(conn: &mut Conn, row: &OutboxRow, settings: &Settings) -> AppResult<Prepared> {
     let at = now();
-    let user = match row.user_id {
-        Some(id) => users::find(conn, id)?,
+    let id = match row.user_id {
+        Some(id) => Some(id),
         // A reset asked for by address: whose it is, is decided here.
-        None => users::find_by_email(conn, &row.to_addr)?,
+        None => users::find_by_email(conn, &row.to_addr)?.map(|u| u.id),
+    };
+    let user = match id {
+        Some(id) => users::lock(conn, id)?,
+        None => None,
     };
     let Some(user) = user else {
         return Ok(Prepared::Suppress("no such account"));
@@ -203,6 +208,9 @@ fn prepare(conn: &mut Conn, row: &OutboxRow, settings: &Settings) -> AppResult<P
             compose::password_reset(&user.email, &link, auth.reset_token_ttl_secs, expires)
         }
         EMAIL_VERIFICATION => {
+            if user.disabled {
+                return Ok(Prepared::Suppress("account disabled"));
+            }
             if user.email_verified {
                 return Ok(Prepared::Suppress("already verified"));
             }
@@ -230,8 +238,10 @@ fn prepare(conn: &mut Conn, row: &OutboxRow, settings: &Settings) -> AppResult<P
 }
 
 /// True when the address already had its hour's share of reset and verification
-/// mails. Under a lock on the address, so instances preparing at once count each
-/// other.
+/// mails; otherwise this row takes its place in that share. Under a lock on the
+/// address, so that instances preparing at once count each other's decisions, in the
+/// order they were taken. A row granted before (a retry after a failed send) keeps its
+/// place and is not counted twice.
 fn over_limit(
     conn: &mut Conn,
     row: &OutboxRow,
@@ -239,9 +249,16 @@ fn over_limit(
     settings: &Settings,
     at: NaiveDateTime,
 ) -> AppResult<bool> {
+    if row.granted_at.is_some() {
+        return Ok(false);
+    }
     locks::lock(conn, "outbox", &[&user.email])?;
-    let sent = outbox::recent_to(conn, &user.email, at - Duration::hours(1), row.id)?;
-    Ok(sent >= i64::from(settings.email.max_per_address_per_hour))
+    let granted = outbox::granted_to(conn, &user.email, at - Duration::hours(1))?;
+    if granted >= i64::from(settings.email.max_per_address_per_hour) {
+        return Ok(true);
+    }
+    outbox::grant(conn, row.id, at)?;
+    Ok(false)
 }
 
 #[cfg(test)]

@@ -5,11 +5,21 @@
 //! and one outbox row), so its answer and its timing say nothing about which accounts
 //! exist; the outbox worker looks the account up and sends, or not. Links carry a
 //! random token made when the mail is sent; the database keeps only its hash.
+//!
+//! Lock order, on every path that touches a user's link tokens (`email_tokens`) or
+//! mails (`outbox`): first the user's row (`users::lock`), then, only where the
+//! per-address mail limit is counted, the address's lock (`locks::lock("outbox",
+//! ..)`), then the token and outbox rows. Taking the user's row first serialises
+//! every maker and spender of one user's links, across instances: the newest link
+//! voids the older ones (no two are ever live at once), and no two paths wait on each
+//! other's token rows in opposite orders (a deadlock: an admin's reset against the
+//! outbox worker).
 
 use chrono::{Duration, NaiveDateTime};
 
 use crate::credentials::refresh::hash_token;
 use crate::db::Conn;
+use crate::domain::permission::USERS_WRITE;
 use crate::domain::{Email, Password};
 use crate::error::{AppError, AppResult};
 use crate::mail::compose::link;
@@ -20,6 +30,7 @@ use crate::models::users::{self, User};
 use crate::models::{login_failures, now, sessions};
 use crate::net::ClientInfo;
 use crate::secret::random_url_safe;
+use crate::services::roles::check_outranks;
 use crate::services::{authorize, ratelimit, Caller, Principal};
 use crate::state::AppState;
 
@@ -29,7 +40,9 @@ pub fn new_link_token() -> String {
 }
 
 /// Makes a token for `user` and `purpose`, stores its hash (voiding the user's earlier
-/// ones of that purpose), and returns it with its expiry.
+/// ones of that purpose), and returns it with its expiry. The caller holds the user's
+/// row lock (`users::lock`; see the lock order above), so two makers cannot both see
+/// no older token and leave two live ones.
 pub fn issue_token(
     conn: &mut Conn,
     user: &User,
@@ -49,6 +62,7 @@ pub fn issue_token(
             password_version: user.password_version,
             created_at: at,
             expires_at,
+            security_stamp: user.security_stamp,
         },
     )?;
     Ok((token, expires_at))
@@ -126,14 +140,10 @@ pub async fn confirm_reset(state: &AppState, token: String, new_password: String
         .change(move |tx| {
             let at = now();
             let token = email_tokens::find(tx, RESET, &hash)?.ok_or(AppError::InvalidResetToken)?;
+            // A link made before a change of the role, the password, the address or
+            // the disabled flag is void: it was handed over for the account as it was.
             let user = match users::lock(tx, token.user_id)? {
-                Some(u)
-                    if !u.disabled
-                        && u.email == token.email
-                        && u.password_version == token.password_version =>
-                {
-                    u
-                }
+                Some(u) if token.still_binds(&u) => u,
                 _ => return Err(AppError::InvalidResetToken),
             };
             if email_tokens::consume(tx, token.id, at)? == 0 {
@@ -194,8 +204,9 @@ pub async fn confirm_verification(state: &AppState, token: String) -> AppResult<
             let at = now();
             let token =
                 email_tokens::find(tx, VERIFY, &hash)?.ok_or(AppError::InvalidVerificationToken)?;
+            // A disabled account verifies nothing until it is enabled again.
             let user = match users::lock(tx, token.user_id)? {
-                Some(u) if u.email == token.email => u,
+                Some(u) if u.email == token.email && !u.disabled => u,
                 _ => return Err(AppError::InvalidVerificationToken),
             };
             if email_tokens::consume(tx, token.id, at)? == 0 {
@@ -233,6 +244,7 @@ pub async fn admin_reset(
     id: i64,
     send_email: bool,
 ) -> AppResult<AdminReset> {
+    authorize(&state.metrics, caller, [USERS_WRITE])?;
     if send_email {
         state.require_mail()?;
     }
@@ -244,8 +256,7 @@ pub async fn admin_reset(
         .transaction(move |conn| {
             let at = now();
             let user = users::lock(conn, id)?.ok_or(AppError::NotFound("user"))?;
-            let held = crate::models::roles::permissions(conn, &user.role)?;
-            authorize(&metrics, &who, held.iter().map(String::as_str))?;
+            check_outranks(conn, &metrics, &who, &user.role)?;
             let delivery = if send_email { "email" } else { "link" };
             audit::record(
                 conn,

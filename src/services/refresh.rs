@@ -6,7 +6,8 @@
 //! gets that same successor back, never a new one, so every holder of the session
 //! shares one chain. A spent token presented after the interval revokes the session.
 //! Everything happens under a lock on the session's row, so a rotation, a replay and a
-//! revocation of one session never interleave.
+//! revocation of one session never interleave. Tokens are issued only if the gate
+//! (`services::admission`) lets the account have them now.
 
 use chrono::Duration;
 
@@ -18,6 +19,7 @@ use crate::models::refresh_tokens::{self, NewRefreshToken};
 use crate::models::users::User;
 use crate::models::{now, sessions, users};
 use crate::net::ClientInfo;
+use crate::services::admission::{Gate, Proof, Refusal};
 use crate::services::sessions::{sign_in, Grant, SignedIn};
 use crate::state::AppState;
 
@@ -28,6 +30,9 @@ enum Outcome {
     Revoked,
     /// A spent token came back after the reuse interval: the session was revoked.
     ReuseDetected,
+    /// The gate refused for now (address unverified, account locked out); the
+    /// session stays.
+    Barred(Refusal),
     Invalid,
 }
 
@@ -37,18 +42,36 @@ pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> A
     let hash = hash_token(presented);
     let next = successor(&state.settings.auth.jwt_secret, presented);
     let reuse_interval = Duration::seconds(state.settings.auth.refresh_reuse_interval_secs as i64);
+    let gate = Gate::from_settings(&state.settings.auth);
     let outcome = state
         .change(move |tx| {
             let at = now();
             let Some(token) = refresh_tokens::find_by_hash(tx, &hash)? else {
                 return Ok(Outcome::Invalid);
             };
+            // The user's row, then the session's: the order of every path that
+            // revokes sessions (a disable, a password change), so none deadlocks.
+            let Some(owner) = sessions::find(tx, &token.session_id)?.map(|s| s.user_id) else {
+                return Ok(Outcome::Invalid);
+            };
+            let user = users::lock(tx, owner)?;
             let session = match sessions::lock(tx, &token.session_id)? {
                 Some(s) if s.is_live(at) => s,
                 _ => return Ok(Outcome::Invalid),
             };
-            let user = match users::find(tx, session.user_id)? {
-                Some(u) if !u.disabled && u.password_version == session.password_version => u,
+            let proof = Proof::Session {
+                password_version: session.password_version,
+            };
+            let refused = match &user {
+                Some(u) => gate.decide(tx, u, proof, at)?.err(),
+                None => Some(Refusal::Stale),
+            };
+            let user = match (user, refused) {
+                (Some(u), None) => u,
+                // Still the account's session: it may refresh once this passes.
+                (_, Some(r @ (Refusal::Unverified | Refusal::Locked(_)))) => {
+                    return Ok(Outcome::Barred(r))
+                }
                 _ => {
                     sessions::revoke(tx, &session.id, at)?;
                     return Ok(Outcome::Revoked);
@@ -60,6 +83,7 @@ pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> A
                 expires_at: session.expires_at,
                 // Refreshing keeps how the session was authenticated.
                 amr: Amr::from_stored(&session.amr),
+                auth_time: session.auth_time(),
             };
             if refresh_tokens::claim(tx, token.id, at)? == 1 {
                 refresh_tokens::insert(
@@ -112,6 +136,7 @@ pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> A
         Outcome::ReuseDetected => ("reuse_detected", Err(AppError::InvalidRefreshToken)),
         Outcome::Revoked => ("revoked", Err(AppError::InvalidRefreshToken)),
         Outcome::Invalid => ("invalid", Err(AppError::InvalidRefreshToken)),
+        Outcome::Barred(r) => ("refused", Err(r.error(AppError::InvalidRefreshToken))),
     };
     state.metrics.refresh(name);
     result

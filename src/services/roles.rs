@@ -219,10 +219,24 @@ pub fn check_assignment(
     let granted = roles::permissions(conn, role.as_str())?;
     authorize(metrics, caller, granted.iter().map(String::as_str))?;
     if let Some(current) = from {
-        let held = roles::permissions(conn, current)?;
-        authorize(metrics, caller, held.iter().map(String::as_str))?;
+        check_outranks(conn, metrics, caller, current)?;
     }
     Ok(())
+}
+
+/// No action on a more privileged user: every change to a user (a role, disabling or
+/// enabling, deleting, unlocking, revoking sessions, the verified flag, a reset link,
+/// an MFA reset) needs the caller to hold every permission of the role the user holds
+/// now (`target_role`, read with the user's row locked); otherwise 403. Reads stay
+/// open to `users:read`.
+pub fn check_outranks(
+    conn: &mut Conn,
+    metrics: &Metrics,
+    caller: &Principal,
+    target_role: &str,
+) -> AppResult<()> {
+    let held = roles::permissions(conn, target_role)?;
+    authorize(metrics, caller, held.iter().map(String::as_str))
 }
 
 #[cfg(test)]

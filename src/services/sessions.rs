@@ -3,6 +3,7 @@
 use chrono::{Duration, NaiveDateTime};
 
 use crate::credentials::refresh::{hash_token, new_refresh_token};
+use crate::credentials::TokenSubject;
 use crate::db::Conn;
 use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
@@ -16,13 +17,14 @@ use crate::secret::new_id;
 use crate::services::{keys, Caller};
 use crate::state::AppState;
 
-/// A session's id, its current refresh token, its absolute end, and how it was
-/// authenticated.
+/// A session's id, its current refresh token, its absolute end, and how and when it
+/// was authenticated.
 pub struct Grant {
     pub session_id: String,
     pub refresh_token: String,
     pub expires_at: NaiveDateTime,
     pub amr: Amr,
+    pub auth_time: NaiveDateTime,
 }
 
 /// What login, refresh and password change hand back: the account and a fresh pair.
@@ -55,6 +57,7 @@ pub fn start(
         ip: client.ip.clone(),
         revoked_at: None,
         amr: amr.as_str().to_string(),
+        authenticated_at: Some(at),
     };
     sessions::insert(conn, &session)?;
     let refresh_token = new_refresh_token();
@@ -72,6 +75,7 @@ pub fn start(
         refresh_token,
         expires_at: session.expires_at,
         amr,
+        auth_time: at,
     })
 }
 
@@ -79,14 +83,15 @@ pub fn start(
 /// the current key, even one another instance rotated in a moment ago.
 pub async fn sign_in(state: &AppState, user: User, grant: Grant) -> AppResult<SignedIn> {
     keys::ensure_fresh(state).await?;
-    let access = state.tokens.issue(
-        user.id,
-        &user.role,
-        user.password_version,
-        &grant.session_id,
-        grant.amr,
-        Some(grant.expires_at.and_utc().timestamp()),
-    )?;
+    let access = state.tokens.issue(&TokenSubject {
+        user_id: user.id,
+        role: &user.role,
+        password_version: user.password_version,
+        session_id: &grant.session_id,
+        amr: grant.amr,
+        auth_time: grant.auth_time.and_utc().timestamp(),
+        not_after: Some(grant.expires_at.and_utc().timestamp()),
+    })?;
     Ok(SignedIn {
         user,
         access_token: access.token,

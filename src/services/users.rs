@@ -2,7 +2,7 @@
 //! protection), deleting, revoking sessions and releasing a lockout.
 
 use crate::db::Conn;
-use crate::domain::permission::USERS_WRITE;
+use crate::domain::permission::{SESSIONS_REVOKE, USERS_DELETE, USERS_UNLOCK, USERS_WRITE};
 use crate::domain::Listing;
 use crate::domain::RoleName;
 use crate::error::{AppError, AppResult};
@@ -62,6 +62,11 @@ fn find_user(conn: &mut Conn, id: i64) -> AppResult<User> {
     users::find(conn, id)?.ok_or(AppError::NotFound("user"))
 }
 
+/// The user's row, locked: what a change reads the user's role from.
+fn lock_user(conn: &mut Conn, id: i64) -> AppResult<User> {
+    users::lock(conn, id)?.ok_or(AppError::NotFound("user"))
+}
+
 pub struct UserPatch {
     pub role: Option<RoleName>,
     pub disabled: Option<bool>,
@@ -73,7 +78,8 @@ pub struct UserPatch {
 ///
 /// Permissions: `disabled` needs `users:write`; `role` needs the right to give it
 /// (`roles::check_assignment`); a request with both needs both, and an empty one
-/// `users:write`.
+/// `users:write`. Any of them also needs every permission of the user's current role
+/// (`roles::check_outranks`).
 pub async fn update(
     state: &AppState,
     caller: &Principal,
@@ -90,6 +96,7 @@ pub async fn update(
         .change(move |tx| {
             let at = now();
             let (before, admins) = lock_for_change(tx, id)?;
+            roles::check_outranks(tx, &metrics, &who, &before.role)?;
             if let Some(role) = &patch.role {
                 roles::check_assignment(tx, &metrics, &who, role, Some(&before.role))?;
             }
@@ -137,12 +144,16 @@ pub async fn update(
         .await
 }
 
-/// Deletes a user and everything of theirs.
+/// Deletes a user and everything of theirs. Needs `users:delete` and every
+/// permission of the user's role.
 pub async fn delete(state: &AppState, caller: &Principal, id: i64) -> AppResult<()> {
+    authorize(&state.metrics, caller, [USERS_DELETE])?;
     let (by, ip) = (caller.by(), caller.client().ip.clone());
+    let (metrics, who) = (state.metrics.clone(), caller.clone());
     state
         .change(move |tx| {
             let (target, admins) = lock_for_change(tx, id)?;
+            roles::check_outranks(tx, &metrics, &who, &target.role)?;
             ensure_not_last_admin(&target, &admins)?;
             users::delete(tx, id)?;
             login_failures::clear_email(tx, &target.email)?;
@@ -159,13 +170,17 @@ pub async fn delete(state: &AppState, caller: &Principal, id: i64) -> AppResult<
         .await
 }
 
-/// Revokes every session of a user: all their tokens stop working.
+/// Revokes every session of a user: all their tokens stop working. Needs
+/// `sessions:revoke` and every permission of the user's role.
 pub async fn revoke_sessions(state: &AppState, caller: &Principal, id: i64) -> AppResult<()> {
+    authorize(&state.metrics, caller, [SESSIONS_REVOKE])?;
     let (by, ip) = (caller.by(), caller.client().ip.clone());
+    let (metrics, who) = (state.metrics.clone(), caller.clone());
     state
         .change(move |tx| {
             let at = now();
-            find_user(tx, id)?;
+            let target = lock_user(tx, id)?;
+            roles::check_outranks(tx, &metrics, &who, &target.role)?;
             let count = sessions::revoke_all_for_user(tx, id, None, at)?;
             audit::record(
                 tx,
@@ -181,12 +196,16 @@ pub async fn revoke_sessions(state: &AppState, caller: &Principal, id: i64) -> A
 }
 
 /// Clears the account's login failures (its lockout); the per-client count stays.
+/// Needs `users:unlock` and every permission of the user's role.
 pub async fn unlock(state: &AppState, caller: &Principal, id: i64) -> AppResult<()> {
+    authorize(&state.metrics, caller, [USERS_UNLOCK])?;
     let (by, ip) = (caller.by(), caller.client().ip.clone());
+    let (metrics, who) = (state.metrics.clone(), caller.clone());
     state
         .db
         .transaction(move |conn| {
-            let target = find_user(conn, id)?;
+            let target = lock_user(conn, id)?;
+            roles::check_outranks(conn, &metrics, &who, &target.role)?;
             let cleared = login_failures::clear_email(conn, &target.email)?;
             audit::record(
                 conn,

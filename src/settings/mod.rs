@@ -231,6 +231,10 @@ pub struct AuthSettings {
     /// Rotate the asymmetric signing key this often; 0 = never.
     #[serde(default = "default_key_rotation_days")]
     pub key_rotation_days: u64,
+    /// Adding a second factor needs a session that authenticated this recently (or
+    /// the current password in the request).
+    #[serde(default = "default_reauth_window")]
+    pub reauth_window_secs: u64,
 }
 
 impl AuthSettings {
@@ -247,6 +251,10 @@ fn default_signing_algorithm() -> String {
 
 fn default_key_rotation_days() -> u64 {
     30
+}
+
+fn default_reauth_window() -> u64 {
+    300
 }
 
 fn default_reset_ttl() -> u64 {

@@ -34,12 +34,14 @@ on_both_backends!(
     a_refused_mail_is_given_up_counted_and_kept_out_of_the_queue,
     a_reset_link_used_by_many_at_once_works_exactly_once,
     asking_for_verification_many_times_at_once_queues_one_mail,
+    the_per_address_limit_holds_with_requests_spread_over_instances,
+    concurrent_admin_resets_of_one_user_never_deadlock_and_leave_one_live_link,
 );
 
 const MAIL_WAIT: Duration = Duration::from_secs(15);
 
 /// Settings for an app that mails through `sink`, retrying fast.
-fn mailing(sink: &SmtpSink) -> impl FnOnce(&mut Settings) {
+pub(crate) fn mailing(sink: &SmtpSink) -> impl FnOnce(&mut Settings) {
     let url = sink.url();
     move |s: &mut Settings| {
         s.email.smtp_url = Some(Secret::new(url));
@@ -55,7 +57,7 @@ async fn mailing_app(b: Backend, sink: &SmtpSink) -> TestApp {
 }
 
 /// Waits for a mail to `to` whose subject mentions `about`.
-async fn mail_to(sink: &SmtpSink, to: &str, about: &str) -> ReceivedMail {
+pub(crate) async fn mail_to(sink: &SmtpSink, to: &str, about: &str) -> ReceivedMail {
     let start = std::time::Instant::now();
     loop {
         let found = sink
@@ -778,4 +780,90 @@ async fn asking_for_verification_many_times_at_once_queues_one_mail(b: Backend) 
         confirm_verification(&app, &token).await.status(),
         StatusCode::NO_CONTENT
     );
+}
+
+/// Waits until every queued mail of the database behind `app` is sent, suppressed or
+/// given up.
+async fn outbox_drained(app: &TestApp) {
+    let start = std::time::Instant::now();
+    loop {
+        let depth = app
+            .state
+            .db
+            .run(|conn| Ok(turnstile::models::outbox::depth(conn)?))
+            .await
+            .expect("outbox depth");
+        if depth == 0 {
+            return;
+        }
+        assert!(start.elapsed() < MAIL_WAIT, "{depth} mail(s) still queued");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn the_per_address_limit_holds_with_requests_spread_over_instances(b: Backend) {
+    let sink = SmtpSink::start();
+    let c = Cluster::start(b, |s| {
+        mailing(&sink)(s);
+        s.auth.login_max_failures = 1000;
+        s.email.max_per_address_per_hour = 5;
+    })
+    .await;
+    let user = c.a().create_user().await;
+    // The registration's verification mail is the hour's first.
+    mail_to(&sink, &user.email, "confirm").await;
+    let asked = join_all((0..30).map(|i| ask_reset(c.nth(i), &user.email))).await;
+    assert!(asked.iter().all(|r| r.status() == StatusCode::ACCEPTED));
+    outbox_drained(c.a()).await;
+    let mails = sink.assert_exactly(5, Duration::from_millis(1500)).await;
+    assert!(mails.iter().all(|m| m.to == [user.email.clone()]));
+    assert_eq!(mails_to(&sink, &user.email, "reset").len(), 4);
+}
+
+async fn concurrent_admin_resets_of_one_user_never_deadlock_and_leave_one_live_link(b: Backend) {
+    let sink = SmtpSink::start();
+    let c = Cluster::start(b, |s| {
+        mailing(&sink)(s);
+        s.email.max_per_address_per_hour = 1000;
+    })
+    .await;
+    let admin = c.a().signed_in_admin().await;
+    let user = c.a().create_user().await;
+    mail_to(&sink, &user.email, "confirm").await;
+    let path = format!("/api/admin/users/{}/password-reset", user.id);
+    // Links and mails mixed, spread over every instance, while their workers send.
+    let answers = join_all((0..96).map(|i| {
+        let (app, path, token) = (c.nth(i), path.clone(), admin.access().to_string());
+        let body = json!({ "send_email": i % 2 == 1 });
+        async move { status_and_json(app.post_json(&path, Some(&token), &body).await).await }
+    }))
+    .await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|(s, _)| *s).collect();
+    let counts = tally(&statuses);
+    assert_eq!(
+        (counts.get(&200), counts.get(&202)),
+        (Some(&48), Some(&48)),
+        "{counts:?}"
+    );
+    outbox_drained(c.a()).await;
+    let mailed = mails_to(&sink, &user.email, "reset");
+    assert_eq!(mailed.len(), 48);
+    let mut tokens: Vec<String> = answers
+        .iter()
+        .filter_map(|(_, body)| body["reset_link"].as_str())
+        .map(|link| link.split("token=").nth(1).expect("token").to_string())
+        .collect();
+    tokens.extend(mailed.iter().filter_map(|m| m.link_token()));
+    assert_eq!(tokens.len(), 96);
+    // A weak password is refused after the link is checked and leaves it usable: 422
+    // for the one live link, 401 for every other.
+    let mut live = 0;
+    for token in &tokens {
+        match confirm_reset(c.a(), token, "short").await.status() {
+            StatusCode::UNPROCESSABLE_ENTITY => live += 1,
+            StatusCode::UNAUTHORIZED => {}
+            other => panic!("a reset link answered {other}"),
+        }
+    }
+    assert_eq!(live, 1, "live reset links");
 }

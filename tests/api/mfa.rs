@@ -19,6 +19,7 @@ on_both_backends!(
     an_mfa_login_takes_the_password_then_a_code_and_the_tokens_say_so,
     a_wrong_password_for_an_mfa_account_answers_exactly_as_without_mfa,
     a_totp_code_works_once_across_instances_and_concurrent_requests,
+    the_same_right_second_step_sent_many_times_at_once_logs_in_once_and_locks_nobody_out,
     wrong_codes_count_toward_the_lockout_whatever_the_concurrency,
     recovery_codes_work_once_and_new_ones_void_the_old,
     an_mfa_token_dies_when_it_expires_is_replaced_or_the_password_changes,
@@ -39,13 +40,13 @@ fn unix_now() -> u64 {
 
 /// An authenticator app: the enrolled secret, and the time steps whose codes it has
 /// shown, so that every code it gives is one the server has not accepted yet.
-struct Authenticator {
+pub(crate) struct Authenticator {
     secret: Vec<u8>,
-    last_step: u64,
+    pub(crate) last_step: u64,
 }
 
 impl Authenticator {
-    fn from_base32(secret: &str) -> Authenticator {
+    pub(crate) fn from_base32(secret: &str) -> Authenticator {
         let secret = totp_rs::Secret::try_from_base32(secret)
             .expect("base32 secret")
             .as_ref()
@@ -68,7 +69,7 @@ impl Authenticator {
     /// A fresh code: the earliest step after the last one used that the server
     /// accepts now (one step of drift either way). Never within two seconds of a step
     /// boundary, so the request cannot cross one on its way.
-    async fn code(&mut self) -> String {
+    pub(crate) async fn code(&mut self) -> String {
         loop {
             let now = unix_now();
             let current = now / STEP;
@@ -89,13 +90,13 @@ impl Authenticator {
 }
 
 /// A signed-in user with MFA on.
-struct Enrolled<'a> {
-    user: UserClient<'a>,
-    app_codes: Authenticator,
-    recovery_codes: Vec<String>,
+pub(crate) struct Enrolled<'a> {
+    pub(crate) user: UserClient<'a>,
+    pub(crate) app_codes: Authenticator,
+    pub(crate) recovery_codes: Vec<String>,
 }
 
-async fn start_enrollment(user: &UserClient<'_>) -> (StatusCode, Value) {
+pub(crate) async fn start_enrollment(user: &UserClient<'_>) -> (StatusCode, Value) {
     let res = user
         .app
         .post_json("/api/profile/mfa/totp", Some(user.access()), &json!({}))
@@ -103,7 +104,7 @@ async fn start_enrollment(user: &UserClient<'_>) -> (StatusCode, Value) {
     status_and_json(res).await
 }
 
-async fn confirm(user: &UserClient<'_>, code: &str) -> reqwest::Response {
+pub(crate) async fn confirm(user: &UserClient<'_>, code: &str) -> reqwest::Response {
     user.app
         .post_json(
             "/api/profile/mfa/totp/confirm",
@@ -113,7 +114,7 @@ async fn confirm(user: &UserClient<'_>, code: &str) -> reqwest::Response {
         .await
 }
 
-async fn enroll(user: UserClient<'_>) -> Enrolled<'_> {
+pub(crate) async fn enroll(user: UserClient<'_>) -> Enrolled<'_> {
     let (status, body) = start_enrollment(&user).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let mut app_codes = Authenticator::from_base32(body["secret"].as_str().unwrap());
@@ -133,7 +134,7 @@ async fn enroll(user: UserClient<'_>) -> Enrolled<'_> {
 }
 
 /// The first step of a login that needs a second factor: the `mfa_token`.
-async fn password_step(app: &TestApp, user: &TestUser) -> String {
+pub(crate) async fn password_step(app: &TestApp, user: &TestUser) -> String {
     let res = app.login(&user.email, &user.password).await;
     let body = assert_error(res, StatusCode::UNAUTHORIZED, "mfa_required").await;
     assert_eq!(body["expires_in"], 300, "{body}");
@@ -141,7 +142,7 @@ async fn password_step(app: &TestApp, user: &TestUser) -> String {
     body["mfa_token"].as_str().expect("mfa_token").to_string()
 }
 
-async fn second_step(app: &TestApp, mfa_token: &str, code: &str) -> reqwest::Response {
+pub(crate) async fn second_step(app: &TestApp, mfa_token: &str, code: &str) -> reqwest::Response {
     app.post_json(
         "/auth/mfa",
         None,
@@ -151,7 +152,7 @@ async fn second_step(app: &TestApp, mfa_token: &str, code: &str) -> reqwest::Res
 }
 
 /// Both steps, asserting the token pair.
-async fn mfa_login(app: &TestApp, user: &TestUser, code: &str) -> Tokens {
+pub(crate) async fn mfa_login(app: &TestApp, user: &TestUser, code: &str) -> Tokens {
     let token = password_step(app, user).await;
     let (status, body) = status_and_json(second_step(app, &token, code).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -320,6 +321,44 @@ async fn a_totp_code_works_once_across_instances_and_concurrent_requests(b: Back
     let counts = tally(&tries);
     assert_eq!(counts.get(&200), Some(&1), "{counts:?}");
     assert_eq!(counts.get(&401), Some(&23), "{counts:?}");
+}
+
+/// A double click, or a client's retry: the same `mfa_token` and the same right code,
+/// sent many times at once over every instance, with the default lockout.
+async fn the_same_right_second_step_sent_many_times_at_once_logs_in_once_and_locks_nobody_out(
+    b: Backend,
+) {
+    let c = Cluster::start(b, |_| {}).await;
+    let mut e = enroll(c.a().signed_in_user().await).await;
+    let token = password_step(c.a(), &e.user.account).await;
+    let code = e.app_codes.code().await;
+    let answers = join_all((0..20).map(|i| {
+        let (app, token, code) = (c.nth(i), token.clone(), code.clone());
+        async move { status_and_json(second_step(app, &token, &code).await).await }
+    }))
+    .await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|(s, _)| *s).collect();
+    let counts = tally(&statuses);
+    assert_eq!(counts.get(&200), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(&401), Some(&19), "{counts:?}");
+    for (status, body) in &answers {
+        if *status == StatusCode::UNAUTHORIZED {
+            assert_eq!(body["error"], "invalid_mfa_token", "{body}");
+        }
+    }
+    // No wrong code was counted: the next login goes on to its second step.
+    assert_eq!(c.a().audit_count("mfa_failure").await, 0);
+    for app in &c.apps {
+        let token = password_step(app, &e.user.account).await;
+        mfa_login_with(app, &token, &e.app_codes.code().await).await;
+    }
+}
+
+/// The second step with `token`, asserting the token pair.
+async fn mfa_login_with(app: &TestApp, token: &str, code: &str) -> Tokens {
+    let (status, body) = status_and_json(second_step(app, token, code).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    Tokens::from_body(&body)
 }
 
 async fn wrong_codes_count_toward_the_lockout_whatever_the_concurrency(b: Backend) {

@@ -19,6 +19,7 @@ on_both_backends!(
     following_next_cursor_walks_every_user_once_in_order,
     following_next_cursor_walks_the_audit_trail_newest_first_within_its_filter,
     a_cursor_of_the_other_list_or_made_up_is_a_422,
+    a_page_number_beyond_row_ten_thousand_is_refused_and_names_the_cursor,
     totals_are_exact_up_to_ten_thousand_then_capped,
     email_search_finds_substrings_literally_and_forgets_deleted_users,
     stats_follow_every_change_even_when_changes_race,
@@ -246,15 +247,30 @@ async fn totals_are_exact_up_to_ten_thousand_then_capped(b: Backend) {
         (body["total"].clone(), body["total_capped"].clone()),
         (json!(10_000), json!(true))
     );
-    // Paging still reaches the end, by page number or by cursor.
+    // Pages by number stop at row 10,000; the cursor goes on to the end.
+    let deepest = page(
+        &admin,
+        "/api/admin/audit",
+        "action=seeded&per_page=100&page=100",
+    )
+    .await;
+    assert_eq!(deepest["items"].as_array().unwrap().len(), 100);
+    let cursor = deepest["next_cursor"].as_str().expect("a next page");
     let last = page(
         &admin,
         "/api/admin/audit",
-        "action=seeded&per_page=100&page=101",
+        &format!("action=seeded&per_page=100&cursor={cursor}"),
     )
     .await;
     assert_eq!(last["items"].as_array().unwrap().len(), 1);
     assert_eq!(last["next_cursor"], Value::Null);
+    let res = app
+        .get(
+            "/api/admin/audit?action=seeded&per_page=100&page=101",
+            Some(admin.access()),
+        )
+        .await;
+    assert_error(res, StatusCode::BAD_REQUEST, "page_too_deep").await;
     let small = page(&admin, "/api/admin/audit", "action=login_success").await;
     assert_eq!(
         (small["total"].clone(), small["total_capped"].clone()),
@@ -444,4 +460,34 @@ async fn audit_events_past_their_retention_are_purged_in_batches(b: Backend) {
     );
     assert_eq!(forever.audit_count("ancient").await, 3);
     drop(admin);
+}
+
+async fn a_page_number_beyond_row_ten_thousand_is_refused_and_names_the_cursor(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.signed_in_admin().await;
+    for path in ["/api/admin/users", "/api/admin/audit"] {
+        for query in ["page=101&per_page=100", "page=501", "page=10001&per_page=1"] {
+            let res = app
+                .get(&format!("{path}?{query}"), Some(admin.access()))
+                .await;
+            let body = assert_error(res, StatusCode::BAD_REQUEST, "page_too_deep").await;
+            assert!(
+                body["message"].as_str().unwrap().contains("cursor"),
+                "{body}"
+            );
+        }
+        // The last pages by number still answer (empty here), and so does a cursor
+        // given with a deep page number: the cursor wins.
+        page(&admin, path, "page=100&per_page=100").await;
+        page(&admin, path, "page=500").await;
+        let first = page(&admin, path, "per_page=1").await;
+        if let Some(cursor) = first["next_cursor"].as_str() {
+            page(
+                &admin,
+                path,
+                &format!("page=9999999&per_page=1&cursor={cursor}"),
+            )
+            .await;
+        }
+    }
 }
