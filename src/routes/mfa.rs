@@ -38,7 +38,7 @@ pub struct RecoveryCodesView {
 #[derive(Deserialize, ToSchema)]
 pub struct Reauthentication {
     /// The account's password; counted toward the lockout when wrong.
-    #[schema(value_type = String, format = Password, max_length = 4096)]
+    #[schema(value_type = String, format = Password, required = false)]
     current_password: Option<String>,
 }
 
@@ -50,7 +50,7 @@ pub struct MfaCode {
     code: Option<String>,
     /// The account's password, needed unless the session signed in within
     /// `APP__AUTH__REAUTH_WINDOW_SECS` (else 401 `reauthentication_required`).
-    #[schema(value_type = String, format = Password, max_length = 4096)]
+    #[schema(value_type = String, format = Password, required = false)]
     current_password: Option<String>,
 }
 
