@@ -1,7 +1,8 @@
 //! Cross-cutting HTTP concerns applied to every response: a request id (propagated or
 //! generated, echoed in `X-Request-Id` and in the request's log lines), request
-//! metrics by route pattern, security headers, and the JSON error envelope for
-//! answers built outside our handlers (actix's own 404/405, a refused preflight).
+//! metrics by route pattern, security headers, the JSON error envelope for answers
+//! built outside our handlers (actix's own 404/405, a refused preflight), and HEAD
+//! answered as GET on every route.
 //!
 //! One hand-written middleware rather than `from_fn` plus `ErrorHandlers`: it runs on
 //! every request, and each of those layers cost a boxed service call and a boxed
@@ -123,7 +124,7 @@ where
 
     actix_web::dev::forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let id = match req
             .headers()
             .get(&REQUEST_ID_NAME)
@@ -136,6 +137,15 @@ where
         let metrics = Arc::clone(&self.metrics);
         let method = req.method().clone();
         let started = Instant::now();
+        if method == Method::HEAD {
+            // RFC 9110 §9.3.2: HEAD is GET without the body. Routed as a GET, every GET
+            // route answers it with the same status and headers (the bearer middleware's
+            // 401 included); actix-http writes the head of that answer, Content-Length
+            // included, and drops its body, because the connection still knows the
+            // request was a HEAD. Done here, before routing: nothing outside this layer
+            // holds a copy of the request, which changing its method needs.
+            req.head_mut().method = Method::GET;
+        }
         // Inner layers answer errors as responses (the bearer and admin guards do), so
         // every answer passes here and gets the id and headers. (The request cannot be
         // cloned up front to answer an `Err` here: routing needs it unshared.)
