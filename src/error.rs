@@ -149,8 +149,9 @@ pub enum AppError {
     KeyNotRotatable,
     #[error("the request body is too large")]
     PayloadTooLarge,
-    #[error("send the body as application/json")]
-    UnsupportedMediaType,
+    /// A body of another content type than the route reads (`expected`).
+    #[error("send the body as {expected}")]
+    UnsupportedMediaType { expected: &'static str },
     #[error("too many failed attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error("the service is temporarily unavailable")]
@@ -196,7 +197,7 @@ impl AppError {
             AppError::NoEnrollment => "no_enrollment",
             AppError::Conflict | AppError::KeyNotRotatable => "conflict",
             AppError::PayloadTooLarge => "payload_too_large",
-            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::UnsupportedMediaType { .. } => "unsupported_media_type",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Unavailable => "service_unavailable",
             AppError::Busy => "server_busy",
@@ -245,7 +246,7 @@ impl ResponseError for AppError {
             | AppError::Conflict
             | AppError::KeyNotRotatable => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -443,7 +444,7 @@ mod tests {
             | AppError::MfaAlreadyEnabled
             | AppError::NoEnrollment
             | AppError::PayloadTooLarge
-            | AppError::UnsupportedMediaType
+            | AppError::UnsupportedMediaType { .. }
             | AppError::TooManyAttempts { .. }
             | AppError::Unavailable
             | AppError::Busy
@@ -488,7 +489,9 @@ mod tests {
             AppError::MfaAlreadyEnabled,
             AppError::NoEnrollment,
             AppError::PayloadTooLarge,
-            AppError::UnsupportedMediaType,
+            AppError::UnsupportedMediaType {
+                expected: "application/json",
+            },
             AppError::TooManyAttempts {
                 retry_after_secs: 1,
             },
