@@ -12,6 +12,7 @@ on_both_backends!(
     revoking_an_access_or_refresh_token_ends_its_session,
     revocation_answers_200_whatever_the_token_and_400_without_one,
     a_body_that_is_not_a_form_is_refused_with_a_message_naming_the_form_type,
+    a_revocation_is_audited_with_no_actor_and_the_token_owner_as_target,
 );
 
 /// `POST /oauth/revoke` with a form body.
@@ -136,5 +137,27 @@ async fn a_body_that_is_not_a_form_is_refused_with_a_message_naming_the_form_typ
             .as_str()
             .unwrap();
         assert!(about.ends_with(wanted), "{path}: {about}");
+    }
+}
+
+async fn a_revocation_is_audited_with_no_actor_and_the_token_owner_as_target(b: Backend) {
+    let app = spawn_app(b).await;
+    let user = app.signed_in_user().await;
+    let other_device = user.another_device().await;
+    let admin = app.signed_in_admin().await;
+    // Whoever holds a token may revoke it: nobody authenticates, so nobody is named.
+    let res = revoke(&app, &format!("token={}", user.access())).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = revoke(&app, &format!("token={}", other_device.tokens.refresh)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, page) = status_and_json(admin.audit("action=session_revoked").await).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    for event in items {
+        assert_eq!(event["actor_id"], json!(null), "{event}");
+        assert_eq!(event["target_id"], json!(user.account.id), "{event}");
+        assert_eq!(event["detail"]["via"], "oauth_revoke", "{event}");
+        assert!(event["ip"].is_string(), "{event}");
     }
 }
