@@ -499,3 +499,35 @@ fn keys_rotate_makes_the_key_the_running_server_signs_with_next() {
     let jwks = http_get(port, "/.well-known/jwks.json");
     assert!(jwks.contains(&new) && jwks.contains(&first), "{jwks}");
 }
+
+#[test]
+fn openapi_into_a_pipe_closed_early_exits_quietly_without_a_panic() {
+    let db = TempDb::new("openapi-pipe");
+    let mut child = turnstile("development", &db)
+        .arg("openapi")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn turnstile");
+    // `turnstile openapi | head -c 0`: the reader is gone before anything is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
+
+#[test]
+fn a_command_that_fails_prints_its_error_once() {
+    let db = TempDb::new("error-once");
+    let out = turnstile("development", &db)
+        .args(["create-admin", "--email", "not-an-address"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("--email:").count(), 1, "{stderr}");
+    assert!(stderr.contains("turnstile: --email:"), "{stderr}");
+}
