@@ -72,6 +72,7 @@ pub enum ErrorCode {
     NoEnrollment,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RequestHeaderTooLarge,
     TooManyAttempts,
     ServiceUnavailable,
     ServerBusy,
@@ -149,6 +150,10 @@ pub enum AppError {
     KeyNotRotatable,
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// The request line and headers together are over
+    /// [`crate::middleware::MAX_REQUEST_HEAD`] bytes (431, RFC 6585 §5).
+    #[error("the request's headers are too large (at most {limit} bytes together)")]
+    RequestHeaderTooLarge { limit: usize },
     /// A body of another content type than the route reads (`expected`).
     #[error("send the body as {expected}")]
     UnsupportedMediaType { expected: &'static str },
@@ -197,6 +202,7 @@ impl AppError {
             AppError::NoEnrollment => "no_enrollment",
             AppError::Conflict | AppError::KeyNotRotatable => "conflict",
             AppError::PayloadTooLarge => "payload_too_large",
+            AppError::RequestHeaderTooLarge { .. } => "request_header_too_large",
             AppError::UnsupportedMediaType { .. } => "unsupported_media_type",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Unavailable => "service_unavailable",
@@ -246,6 +252,7 @@ impl ResponseError for AppError {
             | AppError::Conflict
             | AppError::KeyNotRotatable => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RequestHeaderTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             AppError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -395,6 +402,7 @@ mod tests {
             NoEnrollment,
             PayloadTooLarge,
             UnsupportedMediaType,
+            RequestHeaderTooLarge,
             TooManyAttempts,
             ServiceUnavailable,
             ServerBusy,
@@ -444,6 +452,7 @@ mod tests {
             | AppError::MfaAlreadyEnabled
             | AppError::NoEnrollment
             | AppError::PayloadTooLarge
+            | AppError::RequestHeaderTooLarge { .. }
             | AppError::UnsupportedMediaType { .. }
             | AppError::TooManyAttempts { .. }
             | AppError::Unavailable
@@ -489,6 +498,7 @@ mod tests {
             AppError::MfaAlreadyEnabled,
             AppError::NoEnrollment,
             AppError::PayloadTooLarge,
+            AppError::RequestHeaderTooLarge { limit: 1 },
             AppError::UnsupportedMediaType {
                 expected: "application/json",
             },
