@@ -74,6 +74,7 @@ pub enum ErrorCode {
     PageTooDeep,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RequestHeaderTooLarge,
     TooManyAttempts,
     ServiceUnavailable,
     ServerBusy,
@@ -158,8 +159,13 @@ pub enum AppError {
     KeyNotRotatable,
     #[error("the request body is too large")]
     PayloadTooLarge,
-    #[error("send the body as application/json")]
-    UnsupportedMediaType,
+    /// The request line and headers together are over
+    /// [`crate::middleware::MAX_REQUEST_HEAD`] bytes (431, RFC 6585 §5).
+    #[error("the request's headers are too large (at most {limit} bytes together)")]
+    RequestHeaderTooLarge { limit: usize },
+    /// A body of another content type than the route reads (`expected`).
+    #[error("send the body as {expected}")]
+    UnsupportedMediaType { expected: &'static str },
     #[error("too many failed attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error("the service is temporarily unavailable")]
@@ -207,7 +213,8 @@ impl AppError {
             AppError::PageTooDeep => "page_too_deep",
             AppError::Conflict | AppError::KeyNotRotatable => "conflict",
             AppError::PayloadTooLarge => "payload_too_large",
-            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::RequestHeaderTooLarge { .. } => "request_header_too_large",
+            AppError::UnsupportedMediaType { .. } => "unsupported_media_type",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Unavailable => "service_unavailable",
             AppError::Busy => "server_busy",
@@ -258,7 +265,8 @@ impl ResponseError for AppError {
             | AppError::Conflict
             | AppError::KeyNotRotatable => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::RequestHeaderTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            AppError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -417,6 +425,7 @@ mod tests {
             PageTooDeep,
             PayloadTooLarge,
             UnsupportedMediaType,
+            RequestHeaderTooLarge,
             TooManyAttempts,
             ServiceUnavailable,
             ServerBusy,
@@ -468,7 +477,8 @@ mod tests {
             | AppError::ReauthenticationRequired { .. }
             | AppError::PageTooDeep
             | AppError::PayloadTooLarge
-            | AppError::UnsupportedMediaType
+            | AppError::RequestHeaderTooLarge { .. }
+            | AppError::UnsupportedMediaType { .. }
             | AppError::TooManyAttempts { .. }
             | AppError::Unavailable
             | AppError::Busy
@@ -515,7 +525,10 @@ mod tests {
             AppError::ReauthenticationRequired { max_age: 300 },
             AppError::PageTooDeep,
             AppError::PayloadTooLarge,
-            AppError::UnsupportedMediaType,
+            AppError::RequestHeaderTooLarge { limit: 1 },
+            AppError::UnsupportedMediaType {
+                expected: "application/json",
+            },
             AppError::TooManyAttempts {
                 retry_after_secs: 1,
             },

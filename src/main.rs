@@ -1,7 +1,7 @@
 //! The `turnstile` binary: `serve` (default), `migrate`, `create-admin`, `keys rotate`,
 //! `healthcheck`, `openapi`.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -84,10 +84,20 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{e}");
+            // Once, on stderr: a log line as well would print it twice there.
             eprintln!("turnstile: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Writes `text` and a newline to stdout. A reader that stopped reading
+/// (`turnstile openapi | head`) is not an error: what it wanted, it has.
+fn print_out(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.map_err(|e| format!("could not write to stdout: {e}")),
     }
 }
 
@@ -104,11 +114,10 @@ fn migrate(settings: &Settings) -> Result<(), String> {
     let db = Db::connect(&settings.database).map_err(|e| e.to_string())?;
     let applied = db.migrate().map_err(|e| e.to_string())?;
     if applied.is_empty() {
-        println!("database is up to date");
+        print_out("database is up to date")
     } else {
-        println!("applied migrations: {}", applied.join(", "));
+        print_out(&format!("applied migrations: {}", applied.join(", ")))
     }
-    Ok(())
 }
 
 fn admin(settings: &Settings, email: &str, password_env: Option<&str>) -> Result<(), String> {
@@ -131,8 +140,7 @@ fn admin(settings: &Settings, email: &str, password_env: Option<&str>) -> Result
     db.migrate().map_err(|e| e.to_string())?;
     let user = create_admin(&db, &email, &password, settings.auth.bcrypt_cost)
         .map_err(|e| e.to_string())?;
-    println!("created admin {} (id {})", user.email, user.id);
-    Ok(())
+    print_out(&format!("created admin {} (id {})", user.email, user.id))
 }
 
 fn rotate_keys(settings: &Settings) -> Result<(), String> {
@@ -144,10 +152,7 @@ fn rotate_keys(settings: &Settings) -> Result<(), String> {
     let db = Db::connect(&settings.database).map_err(|e| e.to_string())?;
     db.migrate().map_err(|e| e.to_string())?;
     match rotate_from_cli(&db, settings) {
-        Ok(Some(kid)) => {
-            println!("rotated: new tokens are signed with key {kid}");
-            Ok(())
-        }
+        Ok(Some(kid)) => print_out(&format!("rotated: new tokens are signed with key {kid}")),
         Ok(None) => Err("no key was made".into()),
         Err(e) => Err(e.to_string()),
     }
@@ -157,12 +162,11 @@ fn openapi() -> Result<(), String> {
     let doc = turnstile::routes::openapi_document()
         .to_pretty_json()
         .map_err(|e| e.to_string())?;
-    println!("{doc}");
-    Ok(())
+    print_out(&doc)
 }
 
 fn healthcheck(settings: &Settings) -> Result<(), String> {
-    use std::io::{Read, Write};
+    use std::io::Read;
     use std::time::Duration;
     // A wildcard bind address is reached through loopback.
     let host = match settings.server.host.as_str() {

@@ -1,7 +1,9 @@
 //! Cross-cutting HTTP concerns applied to every response: a request id (propagated or
 //! generated, echoed in `X-Request-Id` and in the request's log lines), request
-//! metrics by route pattern, security headers, and the JSON error envelope for
-//! answers built outside our handlers (actix's own 404/405, a refused preflight).
+//! metrics by route pattern, security headers, the JSON error envelope for answers
+//! built outside our handlers (actix's own 404/405, a refused preflight), HEAD
+//! answered as GET on every route, and a 431 with the envelope for a request whose
+//! headers are too large.
 //!
 //! One hand-written middleware rather than `from_fn` plus `ErrorHandlers`: it runs on
 //! every request, and each of those layers cost a boxed service call and a boxed
@@ -16,18 +18,27 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::Error;
+use actix_web::{Error, HttpResponse, ResponseError};
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 use rand::RngCore;
 
-use crate::error::ErrorBody;
+use crate::error::{AppError, ErrorBody};
 use crate::metrics::Metrics;
 use crate::telemetry::REQUEST_ID;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 const REQUEST_ID_NAME: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 const MAX_REQUEST_ID: usize = 128;
+
+/// The most bytes a request line and its headers may take together; beyond, 431
+/// `request_header_too_large`. actix-http itself refuses a head over its fixed 128 KiB
+/// read buffer (or with more than 96 headers) before any of our code runs, with a 431
+/// that has no body and cannot be given one: this lower limit is where the service
+/// refuses with the JSON envelope first, so that only heads beyond actix-http's get
+/// its bare answer. 32 KiB is what common proxies allow (nginx: 4 × 8 KiB) and dozens
+/// of times what a request here needs (an access token is about 1 KiB).
+pub const MAX_REQUEST_HEAD: usize = 32 * 1024;
 
 /// A client-supplied id is kept only if it is short and made of safe characters,
 /// so it can go into logs and headers as it is.
@@ -123,7 +134,7 @@ where
 
     actix_web::dev::forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let id = match req
             .headers()
             .get(&REQUEST_ID_NAME)
@@ -136,12 +147,32 @@ where
         let metrics = Arc::clone(&self.metrics);
         let method = req.method().clone();
         let started = Instant::now();
+        if method == Method::HEAD {
+            // RFC 9110 §9.3.2: HEAD is GET without the body. Routed as a GET, every GET
+            // route answers it with the same status and headers (the bearer middleware's
+            // 401 included); actix-http writes the head of that answer, Content-Length
+            // included, and drops its body, because the connection still knows the
+            // request was a HEAD. Done here, before routing: nothing outside this layer
+            // holds a copy of the request, which changing its method needs.
+            req.head_mut().method = Method::GET;
+        }
         // Inner layers answer errors as responses (the bearer and admin guards do), so
         // every answer passes here and gets the id and headers. (The request cannot be
         // cloned up front to answer an `Err` here: routing needs it unshared.)
-        let inner = REQUEST_ID.scope(id.clone(), self.service.call(req));
+        let inner = match head_size(&req) {
+            n if n > MAX_REQUEST_HEAD => Err(refuse(
+                req,
+                AppError::RequestHeaderTooLarge {
+                    limit: MAX_REQUEST_HEAD,
+                },
+            )),
+            _ => Ok(REQUEST_ID.scope(id.clone(), self.service.call(req))),
+        };
         Box::pin(async move {
-            let mut res = with_envelope(inner.await?);
+            let mut res = match inner {
+                Ok(inner) => with_envelope(inner.await?),
+                Err(refused) => refused,
+            };
             record(&metrics, &method, &res, started);
             let headers = res.headers_mut();
             let cacheable = headers.contains_key(header::CACHE_CONTROL);
@@ -157,6 +188,34 @@ where
             Ok(res)
         })
     }
+}
+
+/// The size of the request line and headers as they were sent, near enough: method,
+/// target and version, and each header's name and value with `: ` and CRLF.
+fn head_size(req: &ServiceRequest) -> usize {
+    const LINE_EXTRA: usize = " HTTP/1.1\r\n ".len();
+    let target = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    req.method().as_str().len() + target + LINE_EXTRA + headers
+}
+
+/// Answers `req` with `err` in the envelope, without routing it.
+fn refuse<B>(req: ServiceRequest, err: AppError) -> ServiceResponse<EitherBody<B, String>> {
+    let body = serde_json::to_string(&ErrorBody {
+        error: err.code(),
+        message: err.to_string(),
+    })
+    .unwrap_or_default();
+    let mut res = HttpResponse::with_body(err.status_code(), body);
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    req.into_response(res).map_into_right_body()
 }
 
 /// Adds the CORS `Vary` to what the answer already varies by.
@@ -228,6 +287,10 @@ fn envelope_for(status: StatusCode) -> (&'static str, &'static str) {
             "this route does not accept that method",
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            "request_header_too_large",
+            "the request's headers are too large",
+        ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             "unsupported_media_type",
             "send the body as application/json",

@@ -1,5 +1,6 @@
 //! Building and running the server: the one path `main` and the tests share.
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
@@ -242,7 +243,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let line = format!("listening on http://{}:{}", self.host, self.port);
         log::info!("{line}");
-        println!("{line}");
+        // Not `println!`, which panics when stdout is closed: the line is logged too,
+        // and the server need not die because nobody reads it.
+        let _ = writeln!(std::io::stdout(), "{line}");
         let purge = actix_web::rt::spawn(purge_periodically(self.state.clone()));
         let outbox = actix_web::rt::spawn(crate::services::outbox::run(self.state.clone()));
         let keys = actix_web::rt::spawn(crate::services::keys::run(self.state.clone()));

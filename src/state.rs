@@ -107,15 +107,15 @@ impl AppState {
             .db
             .run(move |conn| Ok(signing_keys::live(conn, alg.name(), now() - retention)?))
             .await?;
-        let mut ring = KeyRing::default();
+        let mut ring = KeyRing {
+            retention,
+            ..KeyRing::default()
+        };
         for row in rows {
             let jwk = serde_json::from_str(&row.public_jwk).map_err(|_| {
                 AppError::internal(format!("signing key {}: unreadable JWK", row.kid))
             })?;
-            let retire_at = row
-                .rotated_out_at
-                .map(|t| (t + retention).and_utc().timestamp());
-            let verifying = keys::verifying_key(&jwk, retire_at).ok_or_else(|| {
+            let verifying = keys::verifying_key(&jwk, row.rotated_out_at).ok_or_else(|| {
                 AppError::internal(format!("signing key {}: unusable JWK", row.kid))
             })?;
             if row.rotated_out_at.is_none() {

@@ -499,3 +499,60 @@ fn keys_rotate_makes_the_key_the_running_server_signs_with_next() {
     let jwks = http_get(port, "/.well-known/jwks.json");
     assert!(jwks.contains(&new) && jwks.contains(&first), "{jwks}");
 }
+
+#[test]
+fn openapi_into_a_pipe_closed_early_exits_quietly_without_a_panic() {
+    let db = TempDb::new("openapi-pipe");
+    let mut child = turnstile("development", &db)
+        .arg("openapi")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn turnstile");
+    // `turnstile openapi | head -c 0`: the reader is gone before anything is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
+
+#[test]
+fn a_command_that_fails_prints_its_error_once() {
+    let db = TempDb::new("error-once");
+    let out = turnstile("development", &db)
+        .args(["create-admin", "--email", "not-an-address"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("--email:").count(), 1, "{stderr}");
+    assert!(stderr.contains("turnstile: --email:"), "{stderr}");
+}
+
+#[test]
+fn head_is_answered_as_get_with_the_access_log_on() {
+    use std::io::Read;
+    let db = TempDb::new("head");
+    let mut cmd = turnstile("development", &db);
+    // RUST_LOG=info (set by `turnstile`): the access log middleware is installed
+    // outside the one that routes HEAD as GET.
+    cmd.env("APP__SERVER__HOST", "127.0.0.1");
+    let (_server, port) = serve(cmd);
+    for (path, status) in [("/openapi.json", "200"), ("/api/profile", "401")] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        write!(s, "HEAD {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        let status_line = answer.lines().next().unwrap_or_default();
+        assert!(
+            status_line.contains(&format!(" {status} ")),
+            "{path}: {answer}"
+        );
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
+        assert!(head.contains("content-length: "), "{path}: {head}");
+        assert!(body.is_empty(), "{path}: a body after HEAD: {body}");
+    }
+}

@@ -2,6 +2,7 @@
 //! with the RustCrypto crates, used through jsonwebtoken, published as JWKs. No
 //! database here: `KeyRing` is built from stored rows and swapped in whole.
 
+use chrono::{Duration, NaiveDateTime};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use rand::RngCore;
@@ -104,13 +105,23 @@ pub fn encoding_key(alg: SigningAlgorithm, der: &[u8]) -> EncodingKey {
     }
 }
 
-/// A published key: what verifies tokens signed with it, and until when.
+/// Whether a key rotated out at `rotated_out_at` has retired at `now` (Unix seconds):
+/// it stops verifying, leaves the JWKS, and the admin listing calls it `retired`. The
+/// one rule for all three, so they cannot disagree: retired from the whole second
+/// that `rotated_out_at + retention` falls in (tokens carry whole seconds, and so
+/// does the clock this is asked with).
+pub fn retired(rotated_out_at: NaiveDateTime, retention: Duration, now: i64) -> bool {
+    (rotated_out_at + retention).and_utc().timestamp() <= now
+}
+
+/// A published key: what verifies tokens signed with it, and since when it no longer
+/// signs.
 pub struct VerifyingKey {
     pub kid: String,
     pub jwk: Jwk,
     pub decoding: DecodingKey,
-    /// Unix time it leaves verification and the JWKS; `None` for the current key.
-    pub retire_at: Option<i64>,
+    /// When it was rotated out; `None` for the current key.
+    pub rotated_out_at: Option<NaiveDateTime>,
 }
 
 /// The keys of the configured asymmetric algorithm: the current one that signs, and
@@ -119,21 +130,28 @@ pub struct VerifyingKey {
 pub struct KeyRing {
     pub signing: Option<(String, EncodingKey)>,
     pub verifying: Vec<VerifyingKey>,
+    /// How long a rotated-out key keeps verifying ([`retired`]).
+    pub retention: Duration,
 }
 
 impl KeyRing {
+    fn in_service(&self, key: &VerifyingKey, now: i64) -> bool {
+        key.rotated_out_at
+            .is_none_or(|t| !retired(t, self.retention, now))
+    }
+
     /// The key with this `kid`, if it still verifies at `now`.
     pub fn verifying(&self, kid: &str, now: i64) -> Option<&VerifyingKey> {
         self.verifying
             .iter()
-            .find(|k| k.kid == kid && k.retire_at.is_none_or(|t| t > now))
+            .find(|k| k.kid == kid && self.in_service(k, now))
     }
 
     /// The public keys to publish at `now`.
     pub fn published(&self, now: i64) -> Vec<Jwk> {
         self.verifying
             .iter()
-            .filter(|k| k.retire_at.is_none_or(|t| t > now))
+            .filter(|k| self.in_service(k, now))
             .map(|k| k.jwk.clone())
             .collect()
     }
@@ -144,14 +162,14 @@ impl KeyRing {
 }
 
 /// The verifying half of a stored public JWK.
-pub fn verifying_key(jwk: &Jwk, retire_at: Option<i64>) -> Option<VerifyingKey> {
+pub fn verifying_key(jwk: &Jwk, rotated_out_at: Option<NaiveDateTime>) -> Option<VerifyingKey> {
     let kid = jwk.common.key_id.clone()?;
     let decoding = DecodingKey::from_jwk(jwk).ok()?;
     Some(VerifyingKey {
         kid,
         jwk: jwk.clone(),
         decoding,
-        retire_at,
+        rotated_out_at,
     })
 }
 
@@ -198,12 +216,33 @@ mod tests {
         }
     }
 
+    fn at(secs: i64, micros: u32) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(secs, micros * 1000)
+            .unwrap()
+            .naive_utc()
+    }
+
+    #[test]
+    fn a_key_retires_at_the_whole_second_its_retention_ends_in() {
+        let keep = Duration::seconds(10);
+        // Rotated out on a whole second: retired exactly 10 s later.
+        assert!(!retired(at(100, 0), keep, 109));
+        assert!(retired(at(100, 0), keep, 110));
+        // Rotated out half a second in: retired from second 110 on, although
+        // 110.5 has not come yet (a clock asked in whole seconds says 110 until then).
+        assert!(!retired(at(100, 500_000), keep, 109));
+        assert!(retired(at(100, 500_000), keep, 110));
+        assert!(retired(at(100, 999_999), keep, 110));
+        assert!(!retired(at(100, 999_999), keep, 109));
+    }
+
     #[test]
     fn a_key_leaves_verification_and_the_jwks_when_it_retires() {
         let pair = generate(SigningAlgorithm::EdDsa).unwrap();
         let ring = KeyRing {
             signing: None,
-            verifying: vec![verifying_key(&pair.public_jwk, Some(100)).unwrap()],
+            verifying: vec![verifying_key(&pair.public_jwk, Some(at(90, 500_000))).unwrap()],
+            retention: Duration::seconds(10),
         };
         assert!(ring.verifying(&pair.kid, 99).is_some());
         assert_eq!(ring.published(99).len(), 1);

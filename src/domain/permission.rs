@@ -50,6 +50,11 @@ pub struct Permission(String);
 
 const PART_MAX: usize = 32;
 
+/// The most permissions one role or API key holds (`maxItems` in the document): far
+/// more than any real one needs, and few enough that a set loaded, cached and checked
+/// on every request stays small. Without a cap a single request stored thousands.
+pub const MAX_PER_HOLDER: usize = 256;
+
 fn part_ok(part: &str) -> bool {
     let mut chars = part.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
@@ -58,8 +63,15 @@ fn part_ok(part: &str) -> bool {
 }
 
 impl Permission {
-    /// Every one of `raw`, or the error for the first that is not a permission.
+    /// Every one of `raw`, or the error for the first that is not a permission; at
+    /// most [`MAX_PER_HOLDER`] of them.
     pub fn parse_all(raw: &[String]) -> Result<Vec<Permission>, AppError> {
+        if raw.len() > MAX_PER_HOLDER {
+            return Err(AppError::Validation(format!(
+                "permissions holds at most {MAX_PER_HOLDER} entries (this list has {})",
+                raw.len()
+            )));
+        }
         raw.iter().map(|p| Permission::parse(p)).collect()
     }
 

@@ -78,8 +78,8 @@ pub struct NewApiKeyRequest {
     /// What the key is for, e.g. `billing sync`; 1 to 100 characters.
     #[schema(required = true, value_type = String, min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     name: Option<String>,
-    /// What the key may do; the caller must hold each of them.
-    #[schema(required = true, value_type = Vec<PermissionName>, example = json!(["users:read", "tokens:introspect"]))]
+    /// What the key may do; the caller must hold each of them. At most 256.
+    #[schema(required = true, value_type = Vec<PermissionName>, max_items = 256, example = json!(["users:read", "tokens:introspect"]))]
     permissions: Option<Vec<String>>,
     /// Days until the key stops working; absent or null: never.
     #[schema(value_type = Option<u32>, required = false, minimum = 1, maximum = 3650)]

@@ -111,6 +111,13 @@ impl Normalise {
             optional_body_without_null(body);
         }
         let has_body = op.request_body.is_some();
+        // What the 415 asks for: the type the body is documented in (JSON, or the
+        // OAuth routes' form).
+        let body_type = match op.request_body.as_ref() {
+            Some(RefOr::T(body)) => body.content.keys().next().cloned(),
+            _ => None,
+        }
+        .unwrap_or_else(|| "application/json".to_string());
         let mut has_params = false;
         for p in op.parameters.iter_mut().flatten() {
             has_params = true;
@@ -140,7 +147,7 @@ impl Normalise {
             );
             add(
                 "415",
-                "`unsupported_media_type`: the body was not sent as application/json",
+                &format!("`unsupported_media_type`: the body was not sent as {body_type}"),
                 &[],
             );
             add(

@@ -16,6 +16,10 @@ use crate::net::{client_ip, ClientInfo};
 use crate::services::{Caller, Principal, ServiceCaller};
 use crate::state::AppState;
 
+/// The content type of JSON bodies, and of the OAuth routes' form bodies.
+pub const JSON: &str = "application/json";
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
 pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)
@@ -23,7 +27,7 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
             let app = match &err {
                 JsonPayloadError::Overflow { .. }
                 | JsonPayloadError::OverflowKnownLength { .. } => AppError::PayloadTooLarge,
-                JsonPayloadError::ContentType => AppError::UnsupportedMediaType,
+                JsonPayloadError::ContentType => AppError::UnsupportedMediaType { expected: JSON },
                 JsonPayloadError::Deserialize(e) if e.is_data() => AppError::BadRequest {
                     code: "invalid_body",
                     message: format!("a field has the wrong type: {}", expectation(e)),
@@ -57,7 +61,7 @@ pub fn form_config(limit: usize) -> web::FormConfig {
         .limit(limit)
         .error_handler(|err, _req| {
             let app = match err {
-                UrlencodedError::ContentType => AppError::UnsupportedMediaType,
+                UrlencodedError::ContentType => AppError::UnsupportedMediaType { expected: FORM },
                 UrlencodedError::Overflow { .. } => AppError::PayloadTooLarge,
                 _ => AppError::BadRequest {
                     code: "invalid_body",

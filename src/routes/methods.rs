@@ -1,9 +1,12 @@
 //! What answers a request no route took: 405 `method_not_allowed` with an `Allow`
 //! header for a known path requested with another method (RFC 9110 §15.5.6), 404 for
 //! an unknown path. The known paths and their methods come from the OpenAPI document,
-//! which every route is registered through.
+//! which every route is registered through. A GET route serves HEAD too (the
+//! request-context middleware routes HEAD as GET), so its `Allow` lists both. And
+//! `/docs/` is a permanent redirect to `/docs`.
 
 use actix_web::dev::ResourceDef;
+use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 use utoipa::openapi::OpenApi;
 
@@ -23,6 +26,7 @@ impl RouteTable {
             .map(|(path, item)| {
                 let ops = [
                     ("GET", item.get.is_some()),
+                    ("HEAD", item.get.is_some()),
                     ("POST", item.post.is_some()),
                     ("PUT", item.put.is_some()),
                     ("PATCH", item.patch.is_some()),
@@ -44,17 +48,35 @@ impl RouteTable {
     }
 }
 
+/// The path people type for the API reference page, and where it is.
+const DOCS_SLASH: &str = "/docs/";
+const DOCS: &str = "/docs";
+
 /// The default service.
 pub async fn no_route(
     req: HttpRequest,
     table: Option<web::Data<RouteTable>>,
 ) -> Result<HttpResponse, AppError> {
+    if req.path() == DOCS_SLASH && req.method() == Method::GET {
+        return Ok(docs_redirect(req.query_string()));
+    }
     Err(match table.as_deref().and_then(|t| t.allowed(req.path())) {
         Some(allow) => AppError::MethodNotAllowed {
             allow: allow.to_string(),
         },
         None => AppError::NotFound("route"),
     })
+}
+
+/// 308: a permanent redirect that keeps the method (HEAD is routed as GET).
+fn docs_redirect(query: &str) -> HttpResponse {
+    let location = match query {
+        "" => DOCS.to_string(),
+        q => format!("{DOCS}?{q}"),
+    };
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 #[cfg(test)]
@@ -79,7 +101,7 @@ mod tests {
     #[test]
     fn known_paths_list_their_methods_and_unknown_ones_are_unknown() {
         let t = table();
-        assert_eq!(t.allowed("/api/admin/users"), Some("GET, POST"));
+        assert_eq!(t.allowed("/api/admin/users"), Some("GET, HEAD, POST"));
         assert_eq!(t.allowed("/api/admin/users/42"), Some("DELETE"));
         assert_eq!(t.allowed("/api/admin/users/42/extra"), None);
         assert_eq!(t.allowed("/nowhere"), None);

@@ -9,6 +9,7 @@ use crate::auth::middleware::authenticate_with_claims;
 use crate::auth::require_permission;
 use crate::domain::permission::TOKENS_INTROSPECT;
 use crate::error::{AppError, AppResult, ErrorBody};
+use crate::net::ClientInfo;
 use crate::routes::views::Accepted;
 use crate::services::{oauth, Principal};
 use crate::state::AppState;
@@ -151,9 +152,10 @@ pub struct RevocationRequest {
 #[post("/revoke")]
 pub async fn revoke(
     state: web::Data<AppState>,
+    client: ClientInfo,
     form: web::Form<RevocationRequest>,
 ) -> AppResult<HttpResponse> {
     let token = token_of(form.into_inner().token)?;
-    oauth::revoke(&state, token).await?;
+    oauth::revoke(&state, token, client).await?;
     Ok(HttpResponse::Ok().json(Accepted {}))
 }

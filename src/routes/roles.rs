@@ -48,8 +48,9 @@ pub struct CreateRole {
     /// Null or absent: unchanged (on creation: empty).
     #[schema(value_type = Option<String>, required = false, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     description: Option<String>,
-    /// `resource:action` strings, or `*`; the caller must hold each of them.
-    #[schema(required = true, value_type = Vec<PermissionName>, example = json!(["users:read", "audit:read"]))]
+    /// `resource:action` strings, or `*`; the caller must hold each of them. At most
+    /// 256.
+    #[schema(required = true, value_type = Vec<PermissionName>, max_items = 256, example = json!(["users:read", "audit:read"]))]
     permissions: Option<Vec<String>>,
 }
 
@@ -104,9 +105,9 @@ pub struct PatchRole {
     #[schema(value_type = Option<String>, required = false, max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     description: Option<String>,
     /// The role's new permissions, replacing the old ones; the caller must hold every
-    /// permission added or removed.
+    /// permission added or removed; at most 256.
     /// Null or absent: unchanged.
-    #[schema(value_type = Option<Vec<PermissionName>>, required = false)]
+    #[schema(value_type = Option<Vec<PermissionName>>, required = false, max_items = 256)]
     permissions: Option<Vec<String>>,
 }
 

@@ -226,10 +226,13 @@ pub async fn list(state: &AppState, caller: &Principal) -> AppResult<Vec<KeyInfo
     )?;
     let alg = state.tokens.algorithm();
     let retention = state.key_retention();
+    // The JWKS is served from this instance's key ring: read it again first, so that
+    // a rotation made elsewhere (another instance, the CLI) shows in both alike.
+    state.reload_signing_keys().await?;
     state
         .db
         .run(move |conn| {
-            let at = now();
+            let at = now().and_utc().timestamp();
             Ok(signing_keys::all(conn)?
                 .into_iter()
                 .map(|row| KeyInfo {
@@ -243,17 +246,14 @@ pub async fn list(state: &AppState, caller: &Principal) -> AppResult<Vec<KeyInfo
         .await
 }
 
-fn status(
-    row: &SigningKeyRow,
-    alg: SigningAlgorithm,
-    retention: Duration,
-    at: NaiveDateTime,
-) -> KeyState {
+/// A key's status at `at` (Unix seconds); whether a rotated-out key is still
+/// `previous` is [`keys::retired`]'s to say, as it is for the JWKS.
+fn status(row: &SigningKeyRow, alg: SigningAlgorithm, retention: Duration, at: i64) -> KeyState {
     match row.rotated_out_at {
         _ if row.alg != alg.name() => KeyState::Retired,
         None => KeyState::Current,
-        Some(t) if t + retention > at => KeyState::Previous,
-        Some(_) => KeyState::Retired,
+        Some(t) if keys::retired(t, retention, at) => KeyState::Retired,
+        Some(_) => KeyState::Previous,
     }
 }
 
@@ -335,9 +335,7 @@ mod tests {
 
     #[test]
     fn a_key_is_current_then_previous_for_the_retention_then_retired() {
-        let at = chrono::DateTime::from_timestamp(1_000, 0)
-            .unwrap()
-            .naive_utc();
+        let at = 1_000;
         let keep = Duration::seconds(100);
         let ed = SigningAlgorithm::EdDsa;
         assert_eq!(
@@ -355,6 +353,37 @@ mod tests {
         // After an algorithm switch, the old algorithm's keys verify nothing.
         assert_eq!(
             status(&row("ES256", 0, None), ed, keep, at),
+            KeyState::Retired
+        );
+    }
+
+    #[test]
+    fn the_listing_says_previous_exactly_while_the_jwks_publishes_the_key() {
+        let pair = keys::generate(SigningAlgorithm::EdDsa).unwrap();
+        let keep = Duration::seconds(10);
+        // Rotated out 0.7 s into second 100: its retention ends at 110.7.
+        let rotated = chrono::DateTime::from_timestamp(100, 700_000_000)
+            .unwrap()
+            .naive_utc();
+        let ring = keys::KeyRing {
+            signing: None,
+            verifying: vec![keys::verifying_key(&pair.public_jwk, Some(rotated)).unwrap()],
+            retention: keep,
+        };
+        let mut listed = row("EdDSA", 0, None);
+        listed.rotated_out_at = Some(rotated);
+        for now in 105..=115 {
+            let published = !ring.published(now).is_empty();
+            let previous = status(&listed, SigningAlgorithm::EdDsa, keep, now);
+            assert_eq!(
+                previous == KeyState::Previous,
+                published,
+                "at {now}: listed {previous:?}, published {published}"
+            );
+            assert_eq!(ring.verifying(&pair.kid, now).is_some(), published);
+        }
+        assert_eq!(
+            status(&listed, SigningAlgorithm::EdDsa, keep, 110),
             KeyState::Retired
         );
     }

@@ -8,6 +8,7 @@ use crate::credentials::refresh::hash_token;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{self, action, NewAuditEvent};
 use crate::models::{now, refresh_tokens, sessions, users};
+use crate::net::ClientInfo;
 use crate::services::Principal;
 use crate::state::AppState;
 
@@ -62,8 +63,10 @@ pub async fn live_refresh_token(
 /// `POST /oauth/revoke`: ends the session `token` belongs to, an access token (by its
 /// `sid`) or a refresh token. Holding the token is enough. Answers the same whether
 /// or not there was anything to revoke (an unknown, expired or spent token changes
-/// nothing), as RFC 7009 §2.2 asks.
-pub async fn revoke(state: &AppState, token: String) -> AppResult<()> {
+/// nothing), as RFC 7009 §2.2 asks. Nobody authenticates here, so the audit event
+/// names no actor: whoever presented the token may not be its owner (a service, or
+/// someone who found it), and the owner is the event's target.
+pub async fn revoke(state: &AppState, token: String, client: ClientInfo) -> AppResult<()> {
     // An access token names its session; anything else may be a refresh token.
     let access = state
         .tokens
@@ -91,8 +94,8 @@ pub async fn revoke(state: &AppState, token: String) -> AppResult<()> {
             audit::record(
                 tx,
                 NewAuditEvent::new(action::SESSION_REVOKED, at)
-                    .actor(session.user_id)
                     .target(session.user_id)
+                    .ip(client.ip.as_deref())
                     .detail(serde_json::json!({ "session_id": sid, "via": "oauth_revoke" })),
             )?;
             Ok(())

@@ -28,6 +28,7 @@ on_both_backends!(
     introspection_answers_exactly_inactive_once_the_middleware_would_refuse,
     introspection_of_a_refresh_token_follows_the_session,
     introspection_needs_a_key_with_tokens_introspect,
+    an_api_key_holds_at_most_256_permissions,
 );
 
 /// `GET path` with `Authorization: Bearer <key>`.
@@ -673,4 +674,21 @@ async fn introspection_needs_a_key_with_tokens_introspect(b: Backend) {
         "unsupported_media_type",
     )
     .await;
+}
+
+async fn an_api_key_holds_at_most_256_permissions(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.signed_in_admin().await;
+    let body = json!({ "name": "wide", "permissions": crate::roles::many_permissions(257) });
+    let err = assert_error(
+        admin.create_api_key(&body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_error",
+    )
+    .await;
+    assert!(err["message"].as_str().unwrap().contains("256"), "{err}");
+    let body = json!({ "name": "wide", "permissions": crate::roles::many_permissions(256) });
+    let (status, key) = status_and_json(admin.create_api_key(&body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{key}");
+    assert_eq!(key["permissions"].as_array().unwrap().len(), 256);
 }

@@ -306,3 +306,60 @@ async fn a_wrongly_typed_field_is_named_without_echoing_its_value(b: Backend) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(!body.to_string().contains("hunter2"), "{body}");
 }
+
+on_both_backends!(
+    headers_over_32_kib_get_a_431_in_the_envelope,
+    headers_just_under_the_limit_reach_the_routes,
+);
+
+async fn headers_over_32_kib_get_a_431_in_the_envelope(b: Backend) {
+    let app = spawn_app(b).await;
+    // One huge header (a 64 KiB "token"), under actix-http's own 128 KiB limit, so
+    // the service sees it and answers.
+    let res = app
+        .client
+        .get(app.url("/api/profile"))
+        .header("authorization", format!("Bearer {}", "a".repeat(64 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().contains_key("x-request-id"));
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let (status, body) = status_and_json(res).await;
+    assert_eq!(
+        status,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "{body}"
+    );
+    assert_eq!(body["error"], "request_header_too_large", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("32768"),
+        "{body}"
+    );
+    // Many headers that only together are too many bytes, on a public route.
+    let mut req = app.client.get(app.url("/health"));
+    for i in 0..40 {
+        req = req.header(format!("x-filler-{i}"), "f".repeat(1024));
+    }
+    let (status, body) = status_and_json(req.send().await.unwrap()).await;
+    assert_eq!(
+        status,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "{body}"
+    );
+    assert_eq!(body["error"], "request_header_too_large", "{body}");
+}
+
+async fn headers_just_under_the_limit_reach_the_routes(b: Backend) {
+    let app = spawn_app(b).await;
+    let res = app
+        .client
+        .get(app.url("/api/profile"))
+        .header("authorization", format!("Bearer {}", "a".repeat(30 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(res).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_token", "{body}");
+}

@@ -151,7 +151,7 @@ async fn the_application_routes_are_documented_and_answer_405(b: Backend) {
     assert!(doc["paths"]["/api/admin/roles"].is_object());
     let admin = app.signed_in_admin().await;
     let res = app.delete("/api/notes", admin.access()).await;
-    assert_eq!(res.headers()["allow"], "GET, POST");
+    assert_eq!(res.headers()["allow"], "GET, HEAD, POST");
     assert_error(res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
 

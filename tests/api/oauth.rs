@@ -11,6 +11,8 @@ use crate::on_both_backends;
 on_both_backends!(
     revoking_an_access_or_refresh_token_ends_its_session,
     revocation_answers_200_whatever_the_token_and_400_without_one,
+    a_body_that_is_not_a_form_is_refused_with_a_message_naming_the_form_type,
+    a_revocation_is_audited_with_no_actor_and_the_token_owner_as_target,
 );
 
 /// `POST /oauth/revoke` with a form body.
@@ -78,4 +80,84 @@ async fn revocation_answers_200_whatever_the_token_and_400_without_one(b: Backen
         "unsupported_media_type",
     )
     .await;
+}
+
+async fn a_body_that_is_not_a_form_is_refused_with_a_message_naming_the_form_type(b: Backend) {
+    let app = spawn_app(b).await;
+    let user = app.signed_in_user().await;
+    let admin = app.signed_in_admin().await;
+    let (_, key) = admin.api_key(&["tokens:introspect"]).await;
+    for (path, token) in [
+        ("/oauth/revoke", None),
+        ("/oauth/introspect", Some(key.as_str())),
+    ] {
+        let res = app
+            .post_json(path, token, &json!({ "token": user.access() }))
+            .await;
+        let body = assert_error(
+            res,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        )
+        .await;
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("application/x-www-form-urlencoded"),
+            "{path}: {message}"
+        );
+        assert!(!message.contains("json"), "{path}: {message}");
+    }
+    // JSON routes still ask for JSON.
+    let res = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=a&password=b")
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("application/json"));
+    // And the document says so for each.
+    let doc: serde_json::Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    for (path, wanted) in [
+        ("/oauth/revoke", "application/x-www-form-urlencoded"),
+        ("/oauth/introspect", "application/x-www-form-urlencoded"),
+        ("/auth/login", "application/json"),
+    ] {
+        let about = doc["paths"][path]["post"]["responses"]["415"]["description"]
+            .as_str()
+            .unwrap();
+        assert!(about.ends_with(wanted), "{path}: {about}");
+    }
+}
+
+async fn a_revocation_is_audited_with_no_actor_and_the_token_owner_as_target(b: Backend) {
+    let app = spawn_app(b).await;
+    let user = app.signed_in_user().await;
+    let other_device = user.another_device().await;
+    let admin = app.signed_in_admin().await;
+    // Whoever holds a token may revoke it: nobody authenticates, so nobody is named.
+    let res = revoke(&app, &format!("token={}", user.access())).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = revoke(&app, &format!("token={}", other_device.tokens.refresh)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, page) = status_and_json(admin.audit("action=session_revoked").await).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    for event in items {
+        assert_eq!(event["actor_id"], json!(null), "{event}");
+        assert_eq!(event["target_id"], json!(user.account.id), "{event}");
+        assert_eq!(event["detail"]["via"], "oauth_revoke", "{event}");
+        assert!(event["ip"].is_string(), "{event}");
+    }
 }

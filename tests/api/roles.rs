@@ -26,7 +26,13 @@ on_both_backends!(
     the_catalogue_lists_builtin_and_application_permissions,
     role_changes_are_audited_and_refusals_counted,
     a_role_deleted_while_being_given_is_never_half_given,
+    a_role_holds_at_most_256_permissions,
 );
+
+/// `n` distinct, well-formed permissions.
+pub fn many_permissions(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("app:action{i}")).collect()
+}
 
 const ALL_BUILTIN: &[&str] = &[
     "users:read",
@@ -641,5 +647,41 @@ async fn a_role_deleted_while_being_given_is_never_half_given(b: Backend) {
         if deleted.status() == StatusCode::CONFLICT {
             assert_eq!(page["total"], holders);
         }
+    }
+}
+
+async fn a_role_holds_at_most_256_permissions(b: Backend) {
+    let app = spawn_app(b).await;
+    let admin = app.signed_in_admin().await;
+    let name = new_role_name();
+    let body = json!({ "name": name, "permissions": many_permissions(257) });
+    let err = assert_error(
+        admin.create_role(&body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_error",
+    )
+    .await;
+    assert!(err["message"].as_str().unwrap().contains("256"), "{err}");
+    assert_eq!(admin.get_role(&name).await.status(), StatusCode::NOT_FOUND);
+    let body = json!({ "name": name, "permissions": many_permissions(256) });
+    let (status, role) = status_and_json(admin.create_role(&body).await).await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    assert_eq!(role["permissions"].as_array().unwrap().len(), 256);
+    let err = assert_error(
+        admin
+            .patch_role(&name, &json!({ "permissions": many_permissions(300) }))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_error",
+    )
+    .await;
+    assert!(err["message"].as_str().unwrap().contains("256"), "{err}");
+    let (_, role) = status_and_json(admin.get_role(&name).await).await;
+    assert_eq!(role["permissions"].as_array().unwrap().len(), 256);
+    // The document says so.
+    let (_, doc) = status_and_json(app.get("/openapi.json", None).await).await;
+    for schema in ["CreateRole", "PatchRole", "NewApiKeyRequest"] {
+        let permissions = &doc["components"]["schemas"][schema]["properties"]["permissions"];
+        assert_eq!(permissions["maxItems"], 256, "{schema}: {permissions}");
     }
 }
