@@ -185,6 +185,11 @@ log "starting $BIN on a fresh SQLite database"
     export APP__AUTH__LOGIN_MAX_FAILURES=1000000
     # Outlive any slow run (the default is 900 s).
     export APP__AUTH__ACCESS_TOKEN_TTL_SECS=7200
+    # The run's one session signed in at its start: a reauthentication window as long
+    # as the token keeps the MFA enrollment routes reachable past their first five
+    # minutes, so their bodies are fuzzed rather than all answered 401
+    # reauthentication_required (tests/api/reauth.rs tests the window itself).
+    export APP__AUTH__REAUTH_WINDOW_SECS=7200
     export APP__BOOTSTRAP__ADMIN_EMAIL="$ADMIN_EMAIL"
     export APP__BOOTSTRAP__ADMIN_PASSWORD="$ADMIN_PASSWORD"
     # Mail goes to the sink; no per-address limit gets in the fuzzer's way.

@@ -10,7 +10,7 @@ use crate::error::{AppResult, ErrorBody};
 use crate::net::ClientInfo;
 use crate::routes::params::required;
 use crate::routes::views::TokenPairView;
-use crate::routes::{JsonBody, OptionalJsonBody};
+use crate::routes::{JsonBody, OptionalObjectBody};
 use crate::services::{mfa, mfa_login, Caller, Principal};
 use crate::state::AppState;
 
@@ -38,7 +38,21 @@ pub struct RecoveryCodesView {
 #[derive(Deserialize, ToSchema)]
 pub struct Reauthentication {
     /// The account's password; counted toward the lockout when wrong.
-    #[schema(value_type = String, format = Password, required = false)]
+    #[schema(value_type = Option<String>, format = Password, required = false)]
+    current_password: Option<String>,
+}
+
+/// Confirming an enrollment: a code of the new secret (six digits; a recovery code
+/// does not confirm anything).
+#[derive(Deserialize, ToSchema)]
+pub struct ConfirmTotp {
+    /// A current TOTP code of the pending secret: six digits, spaces and dashes
+    /// ignored.
+    #[schema(required = true, value_type = String, example = "123456", max_length = 64, pattern = r"^[\s-]*(?:[0-9][\s-]*){6}$")]
+    code: Option<String>,
+    /// The account's password, needed unless the session signed in within
+    /// `APP__AUTH__REAUTH_WINDOW_SECS` (else 401 `reauthentication_required`).
+    #[schema(value_type = Option<String>, format = Password, required = false)]
     current_password: Option<String>,
 }
 
@@ -50,7 +64,7 @@ pub struct MfaCode {
     code: Option<String>,
     /// The account's password, needed unless the session signed in within
     /// `APP__AUTH__REAUTH_WINDOW_SECS` (else 401 `reauthentication_required`).
-    #[schema(value_type = String, format = Password, required = false)]
+    #[schema(value_type = Option<String>, format = Password, required = false)]
     current_password: Option<String>,
 }
 
@@ -78,7 +92,7 @@ pub struct SecondFactor {
 #[utoipa::path(
     tag = "mfa",
     operation_id = "startTotpEnrollment",
-    request_body(content = Option<Reauthentication>, description = "Optional: `{\"current_password\"}` when the session signed in too long ago"),
+    request_body(content = Option<Reauthentication>, description = "Optional (no body, or an object): `{\"current_password\"}` when the session signed in too long ago"),
     responses(
         (status = 200, description = "A new secret, pending until confirmed", body = TotpEnrollmentView),
         (status = 401, description = "`reauthentication_required`: the session signed in too long ago and no `current_password` was sent; `invalid_credentials`: a wrong `current_password` (counted toward the lockout); or an invalid token", body = ErrorBody),
@@ -91,7 +105,7 @@ pub struct SecondFactor {
 pub async fn start(
     state: web::Data<AppState>,
     caller: Caller,
-    body: OptionalJsonBody<Reauthentication>,
+    body: OptionalObjectBody<Reauthentication>,
 ) -> AppResult<HttpResponse> {
     let password = body.0.and_then(|b| b.current_password);
     let e = mfa::start_enrollment(&state, &caller, password).await?;
@@ -105,7 +119,7 @@ pub async fn start(
 #[utoipa::path(
     tag = "mfa",
     operation_id = "confirmTotpEnrollment",
-    request_body = MfaCode,
+    request_body = ConfirmTotp,
     responses(
         (status = 200, description = "MFA is on; the first recovery codes", body = RecoveryCodesView),
         (status = 401, description = "`reauthentication_required`: the session signed in too long ago and no `current_password` was sent; `invalid_credentials`: a wrong `current_password`; or an invalid token", body = ErrorBody),
@@ -119,7 +133,7 @@ pub async fn start(
 pub async fn confirm(
     state: web::Data<AppState>,
     caller: Caller,
-    body: JsonBody<MfaCode>,
+    body: JsonBody<ConfirmTotp>,
 ) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     let code = required(body.code, "code")?;
@@ -240,7 +254,8 @@ mod tests {
 
     /// The `pattern` of every second-factor `code` in the document: six digits (a
     /// TOTP code) or the 16 characters of a recovery code, with any spaces and dashes
-    /// between them, in any case. It must accept exactly what `Code::parse` reads.
+    /// between them, in any case. It must accept exactly what `Code::parse` reads; the
+    /// confirmation of an enrollment's, exactly its TOTP codes.
     #[test]
     fn the_documented_code_pattern_accepts_exactly_what_the_server_reads() {
         let doc = serde_json::to_value(crate::routes::openapi_document()).unwrap();
@@ -255,6 +270,11 @@ mod tests {
             .collect();
         assert!(patterns.windows(2).all(|w| w[0] == w[1]), "{patterns:?}");
         let pattern = regex::Regex::new(patterns[0]).unwrap();
+        // Confirming an enrollment takes a TOTP code only.
+        let totp = schemas["ConfirmTotp"]["properties"]["code"]["pattern"]
+            .as_str()
+            .unwrap();
+        let totp = regex::Regex::new(totp).unwrap();
         let samples = [
             "123456",
             "123 456",
@@ -273,11 +293,10 @@ mod tests {
             "12345\u{00e9}",
         ];
         for sample in samples {
-            assert_eq!(
-                pattern.is_match(sample),
-                Code::parse(sample).is_some(),
-                "{sample:?}"
-            );
+            let parsed = Code::parse(sample);
+            assert_eq!(pattern.is_match(sample), parsed.is_some(), "{sample:?}");
+            let is_totp = matches!(parsed, Some(Code::Totp(_)));
+            assert_eq!(totp.is_match(sample), is_totp, "{sample:?}");
         }
     }
 }
