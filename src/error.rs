@@ -160,7 +160,7 @@ pub enum AppError {
     #[error("the request body is too large")]
     PayloadTooLarge,
     /// The request line and headers together are over
-    /// [`crate::middleware::MAX_REQUEST_HEAD`] bytes (431, RFC 6585 §5).
+    /// [`crate::request_context::MAX_REQUEST_HEAD`] bytes (431, RFC 6585 §5).
     #[error("the request's headers are too large (at most {limit} bytes together)")]
     RequestHeaderTooLarge { limit: usize },
     /// A body of another content type than the route reads (`expected`).

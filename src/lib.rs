@@ -2,16 +2,16 @@
 
 pub mod auth;
 pub mod cache;
-pub mod changes;
+pub mod change_feed;
 pub mod credentials;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod mail;
 pub mod metrics;
-pub mod middleware;
 pub mod models;
 pub mod net;
+pub mod request_context;
 pub mod routes;
 pub mod schema;
 pub mod secret;

@@ -14,7 +14,7 @@ use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::AppExt;
 
 use crate::cache::AuthCache;
-use crate::changes::{self, Listener};
+use crate::change_feed::{self, Listener};
 use crate::credentials::hashpool::HashPool;
 use crate::credentials::sealed::Sealer;
 use crate::credentials::{keys, totp};
@@ -22,7 +22,7 @@ use crate::credentials::{Hasher, TokenService};
 use crate::db::{Db, DbInitError, Migrations};
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
-use crate::middleware::RequestContext;
+use crate::request_context::RequestContext;
 use crate::routes;
 use crate::services::audit as audit_service;
 use crate::services::bootstrap::{ensure_admin, BootstrapError};
@@ -134,7 +134,8 @@ impl Application {
         ));
         let change_listener = match db.postgres_url() {
             Some(url) => Some(
-                changes::spawn_listener(url.to_string(), &cache).map_err(StartupError::Other)?,
+                change_feed::spawn_listener(url.to_string(), &cache)
+                    .map_err(StartupError::Other)?,
             ),
             None => None,
         };

@@ -2,10 +2,10 @@
 //! user's current row (role, disabled, password version, profile) and the session's
 //! state. A hit costs no database round-trip. Bounded (LRU-like, by entry count) with
 //! a TTL as a safety net; auth-state writes invalidate entries explicitly (see
-//! `models::auth_state` and `changes`), and every value handed out is checked against
-//! the invalidation marks (`marks`) rather than trusting the map's own invalidation.
+//! `models::auth_state` and `change_feed`), and every value handed out is checked against
+//! the invalidation marks (`invalidation_marks`) rather than trusting the map's own invalidation.
 
-mod marks;
+mod invalidation_marks;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -17,7 +17,7 @@ use foldhash::fast::RandomState;
 use moka::sync::Cache;
 use tokio::sync::Notify;
 
-use self::marks::{Loaded, Mark, Marks, Subject};
+use self::invalidation_marks::{Loaded, Mark, Marks, Subject};
 use crate::domain::PermissionSet;
 use crate::models::auth_state::Change;
 use crate::models::sessions::Session;
