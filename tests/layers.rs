@@ -1,6 +1,7 @@
-//! The layering of `src/` (README, "Layout"): a module may import only from layers
-//! strictly below its own, so no import runs upward and no cycle can form. Read from
-//! the source text: every `crate::<module>` a file names.
+//! The layering of `src/` (docs/development.md, "Layers"): a module may import only
+//! from layers strictly below its own, so no import runs upward and no cycle can form.
+//! Read from the source text: every `crate::<module>` a file names. The table in
+//! docs/development.md is read too, and must say what `LAYERS` says.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,7 +79,7 @@ fn every_import_in_src_runs_downward() {
         }
         let own = layer(module).unwrap_or_else(|| {
             panic!(
-                "{module} ({}) has no layer: add it to LAYERS and the README",
+                "{module} ({}) has no layer: add it to LAYERS and docs/development.md",
                 path.display()
             )
         });
@@ -109,4 +110,60 @@ fn every_import_in_src_runs_downward() {
             "{module} is listed but does not exist"
         );
     }
+}
+
+/// The layer table of docs/development.md: the rows under its `| layer | modules |`
+/// header, each module named in backticks in the second column.
+fn documented_layers() -> BTreeMap<String, u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/development.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.starts_with("| layer | modules |"))
+        .skip(1);
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with("|---")),
+        "docs/development.md has no `| layer | modules | ... |` table"
+    );
+    let mut out = BTreeMap::new();
+    for row in lines.take_while(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let layer: u8 = cells[1]
+            .parse()
+            .unwrap_or_else(|_| panic!("not a layer number in docs/development.md: {row}"));
+        for module in cells[2].split('`').skip(1).step_by(2) {
+            let previous = out.insert(module.to_string(), layer);
+            assert!(
+                previous.is_none(),
+                "{module} is listed twice in docs/development.md"
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn the_layer_table_of_the_docs_is_the_one_checked_here() {
+    let documented = documented_layers();
+    let checked: BTreeMap<String, u8> = LAYERS.iter().map(|(m, l)| (m.to_string(), *l)).collect();
+    let mut problems = Vec::new();
+    for (module, layer) in &checked {
+        match documented.get(module) {
+            None => problems.push(format!("{module} (layer {layer}) is missing")),
+            Some(l) if l != layer => {
+                problems.push(format!("{module} is in layer {l}, but LAYERS says {layer}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for (module, layer) in &documented {
+        if !checked.contains_key(module) {
+            problems.push(format!("{module} (layer {layer}) is not in LAYERS"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "docs/development.md, \"Layers\", disagrees with LAYERS:\n{}",
+        problems.join("\n")
+    );
 }

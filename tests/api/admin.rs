@@ -4,11 +4,11 @@ use futures_util::future::join;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::{
     assert_error, assert_tokens_dead, new_email, spawn_app, spawn_app_with, status_and_json,
     AdminClient, Backend,
 };
-use crate::on_both_backends;
 
 on_both_backends!(
     non_admins_get_403_on_every_admin_route,
@@ -291,7 +291,7 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(b: Backend) {
     }
 }
 
-async fn count_active_admins(app: &crate::helpers::TestApp) -> i64 {
+async fn count_active_admins(app: &crate::support::TestApp) -> i64 {
     use diesel::prelude::*;
     use turnstile::schema::users;
     app.state
@@ -307,7 +307,7 @@ async fn count_active_admins(app: &crate::helpers::TestApp) -> i64 {
         .unwrap()
 }
 
-async fn demote_all_admins_directly(app: &crate::helpers::TestApp) {
+async fn demote_all_admins_directly(app: &crate::support::TestApp) {
     use diesel::prelude::*;
     use turnstile::schema::users;
     app.state

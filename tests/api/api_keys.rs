@@ -8,10 +8,10 @@ use futures_util::future::{join, join_all};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::{
     assert_error, new_email, spawn_app, status_and_json, tally, Backend, Cluster, TestApp,
 };
-use crate::on_both_backends;
 
 on_both_backends!(
     a_new_key_is_shown_once_and_listed_without_its_secret,
@@ -505,7 +505,7 @@ async fn introspection_describes_a_live_access_token_as_the_middleware_sees_it(b
     let admin = app.signed_in_admin().await;
     let (_, key) = admin.api_key(&["tokens:introspect"]).await;
     let user = app.signed_in_user().await;
-    let claims = crate::helpers::claims_of(user.access());
+    let claims = crate::support::claims_of(user.access());
     let body = introspected(&app, &key, user.access()).await;
     assert_eq!(
         body,
@@ -599,7 +599,7 @@ async fn introspection_of_a_refresh_token_follows_the_session(b: Backend) {
     let (_, key) = admin.api_key(&["tokens:introspect"]).await;
     let mut user = app.signed_in_user().await;
     let body = introspected(&app, &key, &user.tokens.refresh).await;
-    let claims = crate::helpers::claims_of(user.access());
+    let claims = crate::support::claims_of(user.access());
     assert_eq!(body["active"], true);
     assert_eq!(body["token_type"], "refresh_token");
     assert_eq!(body["sub"], claims["sub"]);

@@ -2,8 +2,8 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{spawn_app, Backend};
 use crate::on_both_backends;
+use crate::support::{spawn_app, Backend};
 
 on_both_backends!(the_docs_page_and_every_asset_it_loads_come_from_the_server_itself);
 

@@ -8,12 +8,12 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::smtp::{Mode, ReceivedMail, SmtpSink};
+use crate::support::{
     assert_error, assert_tokens_dead, new_email, spawn_app, spawn_app_with, status_and_json, tally,
     Backend, Cluster, TestApp, TestUser,
 };
-use crate::on_both_backends;
-use crate::smtp::{Mode, ReceivedMail, SmtpSink};
 use turnstile::secret::Secret;
 use turnstile::settings::Settings;
 

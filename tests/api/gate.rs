@@ -7,13 +7,13 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::email::{mail_to, mailing};
-use crate::helpers::{
+use crate::mfa::{confirm, enroll, password_step, second_step, start_enrollment, Authenticator};
+use crate::on_both_backends;
+use crate::support::smtp::SmtpSink;
+use crate::support::{
     assert_error, spawn_app, spawn_app_with, status_and_json, AdminClient, Backend, TestApp,
     TestUser, Tokens,
 };
-use crate::mfa::{confirm, enroll, password_step, second_step, start_enrollment, Authenticator};
-use crate::on_both_backends;
-use crate::smtp::SmtpSink;
 
 on_both_backends!(
     a_reset_link_made_before_a_promotion_no_longer_sets_the_password,

@@ -1,8 +1,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, status_and_json, Backend};
 use crate::on_both_backends;
+use crate::support::{assert_error, spawn_app, spawn_app_with, status_and_json, Backend};
 
 on_both_backends!(
     health_returns_ok,

@@ -3,8 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, status_and_json, Backend};
 use crate::on_both_backends;
+use crate::support::{spawn_app, status_and_json, Backend};
 
 on_both_backends!(nul_bytes_and_odd_text_get_4xx_never_5xx);
 
@@ -196,7 +196,7 @@ on_both_backends!(
 );
 
 async fn text_typed_into_the_email_field_of_a_failed_login_is_never_stored_or_shown(b: Backend) {
-    let app = crate::helpers::spawn_app_with(b, |s| s.auth.login_max_failures = 2).await;
+    let app = crate::support::spawn_app_with(b, |s| s.auth.login_max_failures = 2).await;
     let (_, admin) = app.admin_with_tokens().await;
     let typed = "Correct Horse Battery Staple 42";
     for _ in 0..2 {
@@ -242,7 +242,7 @@ async fn a_password_with_control_characters_is_refused(b: Backend) {
         "password\tone".into(),
         "password\u{7}".into(),
     ] {
-        let res = app.register(&crate::helpers::new_email(), &password).await;
+        let res = app.register(&crate::support::new_email(), &password).await;
         let (status, body) = status_and_json(res).await;
         assert_eq!(
             status,
@@ -254,7 +254,7 @@ async fn a_password_with_control_characters_is_refused(b: Backend) {
 }
 
 async fn a_refused_cors_preflight_answers_the_json_envelope(b: Backend) {
-    let app = crate::helpers::spawn_app_with(b, |s| {
+    let app = crate::support::spawn_app_with(b, |s| {
         s.server.cors_origins = "https://dash.example.com".into()
     })
     .await;

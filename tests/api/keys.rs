@@ -9,11 +9,11 @@ use jsonwebtoken::{DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::{
     assert_error, claims_of, header_of, sign, spawn_app, spawn_app_with, status_and_json, Backend,
     TestApp,
 };
-use crate::on_both_backends;
 use turnstile::credentials::keys::{encoding_key, generate, jose};
 use turnstile::settings::SigningAlgorithm;
 

@@ -3,8 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, new_email, spawn_app_with, Backend, TestApp};
 use crate::on_both_backends;
+use crate::support::{assert_error, new_email, spawn_app_with, Backend, TestApp};
 
 on_both_backends!(
     an_account_locks_after_max_failures_even_for_the_right_password,

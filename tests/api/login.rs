@@ -1,8 +1,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, claims_of, header_of, spawn_app, status_and_json, Backend};
 use crate::on_both_backends;
+use crate::support::{assert_error, claims_of, header_of, spawn_app, status_and_json, Backend};
 
 on_both_backends!(
     login_returns_a_token_pair_and_the_user,

@@ -1,6 +1,7 @@
 //! Integration tests: the real app over HTTP, on SQLite and on PostgreSQL.
 
-mod helpers;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod admin;
 mod api_keys;
@@ -26,5 +27,4 @@ mod register;
 mod roles;
 mod scale;
 mod sessions;
-mod smtp;
 mod tokens;

@@ -8,11 +8,11 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::{
     assert_error, assert_tokens_dead, claims_of, spawn_app, spawn_app_with, status_and_json, tally,
     AdminClient, Backend, Cluster, TestApp, TestUser, Tokens, UserClient,
 };
-use crate::on_both_backends;
 
 on_both_backends!(
     enrolling_takes_a_code_of_the_new_secret_and_returns_ten_recovery_codes,

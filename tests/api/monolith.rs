@@ -8,8 +8,8 @@ mod example;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_extended, status_and_json, Backend, TestApp};
 use crate::on_both_backends;
+use crate::support::{assert_error, spawn_extended, status_and_json, Backend, TestApp};
 
 on_both_backends!(
     notes_need_a_token_then_the_permission,

@@ -3,10 +3,10 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::{
     assert_error, assert_tokens_dead, spawn_app, status_and_json, Backend, TestApp,
 };
-use crate::on_both_backends;
 
 on_both_backends!(
     revoking_an_access_or_refresh_token_ends_its_session,

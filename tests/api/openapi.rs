@@ -3,8 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, status_and_json, Backend};
 use crate::on_both_backends;
+use crate::support::{spawn_app, status_and_json, Backend};
 
 on_both_backends!(
     the_document_is_openapi_3_1_and_lists_every_contract_route,
@@ -130,7 +130,7 @@ fn every_admin_operation_declares_the_permission_of_the_contract() {
     }
 }
 
-async fn document(app: &crate::helpers::TestApp) -> Value {
+async fn document(app: &crate::support::TestApp) -> Value {
     let (status, doc) = status_and_json(app.get("/openapi.json", None).await).await;
     assert_eq!(status, StatusCode::OK);
     doc

@@ -3,8 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_with, Backend};
 use crate::on_both_backends;
+use crate::support::{spawn_app, spawn_app_with, Backend};
 
 on_both_backends!(
     every_response_carries_a_request_id,

@@ -8,11 +8,11 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::{
     assert_error, new_email, spawn_app, spawn_app_with, status_and_json, AdminClient, Backend,
     TestApp,
 };
-use crate::on_both_backends;
 use turnstile::schema::users;
 
 on_both_backends!(

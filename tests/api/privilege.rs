@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::{
     assert_error, status_and_json, AdminClient, Backend, Cluster, TestApp, UserClient,
 };
-use crate::on_both_backends;
 
 on_both_backends!(
     no_change_reaches_a_user_whose_role_holds_more_than_the_caller,
@@ -101,7 +101,7 @@ async fn list_users(app: &TestApp, key: &str) -> StatusCode {
 }
 
 async fn an_api_key_does_only_what_its_owner_still_may(b: Backend) {
-    let app = crate::helpers::spawn_app(b).await;
+    let app = crate::support::spawn_app(b).await;
     let admin = app.signed_in_admin().await;
     let ops = admin.define_role(&["users:read", "keys:manage"]).await;
     let operator = admin.user_in_role(&ops).await.as_admin();
@@ -154,7 +154,7 @@ async fn an_api_key_does_only_what_its_owner_still_may(b: Backend) {
 }
 
 async fn a_key_made_by_a_key_acts_for_the_same_person(b: Backend) {
-    let app = crate::helpers::spawn_app(b).await;
+    let app = crate::support::spawn_app(b).await;
     let admin = app.signed_in_admin().await;
     let ops = admin.define_role(&["users:read", "keys:manage"]).await;
     let operator = admin.user_in_role(&ops).await.as_admin();

@@ -1,8 +1,8 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{assert_error, assert_tokens_dead, spawn_app, status_and_json, Backend};
 use crate::on_both_backends;
+use crate::support::{assert_error, assert_tokens_dead, spawn_app, status_and_json, Backend};
 
 on_both_backends!(
     profile_returns_the_current_user,

@@ -8,8 +8,8 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{status_and_json, tally, Backend, Cluster, TestApp, Tokens};
 use crate::on_both_backends;
+use crate::support::{status_and_json, tally, Backend, Cluster, TestApp, Tokens};
 
 on_both_backends!(
     a_burst_of_wrong_passwords_is_checked_at_most_max_failures_times,
@@ -99,7 +99,7 @@ async fn a_burst_against_many_accounts_from_one_client_is_checked_at_most_max_ti
         s.auth.bcrypt_cost = 8;
     })
     .await;
-    let emails: Vec<String> = (0..40).map(|_| crate::helpers::new_email()).collect();
+    let emails: Vec<String> = (0..40).map(|_| crate::support::new_email()).collect();
     let results = join_all(
         emails
             .iter()

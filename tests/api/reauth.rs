@@ -7,11 +7,11 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{
-    assert_error, claims_of, now_secs, spawn_app_with, status_and_json, Backend, Tokens, UserClient,
-};
 use crate::mfa::{enroll, Authenticator};
 use crate::on_both_backends;
+use crate::support::{
+    assert_error, claims_of, now_secs, spawn_app_with, status_and_json, Backend, Tokens, UserClient,
+};
 
 on_both_backends!(
     auth_time_is_when_the_session_signed_in_and_refresh_keeps_it,

@@ -2,8 +2,8 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, new_email, spawn_app, status_and_json, Backend};
 use crate::on_both_backends;
+use crate::support::{assert_error, new_email, spawn_app, status_and_json, Backend};
 
 on_both_backends!(
     register_returns_201_with_the_user_and_no_secrets,

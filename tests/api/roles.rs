@@ -5,12 +5,12 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::openapi::ADMIN_PERMISSIONS;
+use crate::support::{
     assert_error, new_role_name, spawn_app, spawn_app_with, status_and_json, tally, Backend,
     Cluster,
 };
-use crate::on_both_backends;
-use crate::openapi::ADMIN_PERMISSIONS;
 
 on_both_backends!(
     a_support_role_reads_users_and_audit_but_gets_403_on_writes,
@@ -82,8 +82,8 @@ async fn a_support_role_reads_users_and_audit_but_gets_403_on_writes(b: Backend)
 
 /// What a route needs to run far enough to prove the guard let it through.
 async fn call(
-    admin: &crate::helpers::AdminClient<'_>,
-    as_caller: &crate::helpers::AdminClient<'_>,
+    admin: &crate::support::AdminClient<'_>,
+    as_caller: &crate::support::AdminClient<'_>,
     method: &str,
     path: &str,
 ) -> StatusCode {
@@ -116,7 +116,7 @@ async fn call(
         }
         "post" if path == "/api/admin/users" => {
             let body =
-                json!({ "email": crate::helpers::new_email(), "password": "long enough pw" });
+                json!({ "email": crate::support::new_email(), "password": "long enough pw" });
             app.post_json(&concrete, Some(token), &body).await
         }
         "post" if path == "/api/admin/api-keys" => {
@@ -273,7 +273,7 @@ async fn nobody_gives_a_role_beyond_what_they_hold(b: Backend) {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = manager
-        .create_user(&json!({ "email": crate::helpers::new_email(), "password": "long enough pw", "role": small }))
+        .create_user(&json!({ "email": crate::support::new_email(), "password": "long enough pw", "role": small }))
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     // Beyond it: admin, or a role with a permission it lacks.
@@ -283,7 +283,7 @@ async fn nobody_gives_a_role_beyond_what_they_hold(b: Backend) {
             .patch_user(target.id, &json!({ "role": role }))
             .await;
         assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
-        let body = json!({ "email": crate::helpers::new_email(), "password": "long enough pw", "role": role });
+        let body = json!({ "email": crate::support::new_email(), "password": "long enough pw", "role": role });
         assert_error(
             manager.create_user(&body).await,
             StatusCode::FORBIDDEN,

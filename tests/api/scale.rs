@@ -7,11 +7,11 @@ use futures_util::future::LocalBoxFuture;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::{
     assert_error, postgres_or_skip, spawn_app, spawn_app_with, AdminClient, Backend, TestApp,
     UserClient,
 };
-use crate::on_both_backends;
 
 on_both_backends!(
     authenticated_requests_make_no_database_calls_in_steady_state,

@@ -6,11 +6,11 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::{
     assert_error, assert_tokens_dead, claims_of, spawn_app, spawn_app_with, status_and_json,
     Backend, Tokens,
 };
-use crate::on_both_backends;
 
 on_both_backends!(
     refresh_rotates_the_pair_and_keeps_the_session,

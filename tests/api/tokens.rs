@@ -3,8 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{claims_of, now_secs, sign, spawn_app, Backend, TestApp};
 use crate::on_both_backends;
+use crate::support::{claims_of, now_secs, sign, spawn_app, Backend, TestApp};
 
 on_both_backends!(
     missing_token_returns_401_with_www_authenticate,
