@@ -1,24 +1,13 @@
 //! The permission each guarded route declares, once: the `x-permission` of its OpenAPI
 //! operation (`#[utoipa::path(extensions(("x-permission" = json!([...]))))]`). The
 //! same declaration is what the document shows clients and what the guard of the
-//! admin scope enforces, so the two cannot drift. Several names mean any of them lets
-//! the request through the gate; the use case checks the rest.
+//! admin scope enforces (`auth::middleware::declared_permission`), so the two cannot
+//! drift. Several names mean any of them lets the request through the gate; the use
+//! case checks the rest.
 
-use std::future::{ready, Ready};
-use std::rc::Rc;
-
-use actix_web::body::EitherBody;
-use actix_web::dev::{
-    forward_ready, ResourceDef, Service, ServiceRequest, ServiceResponse, Transform,
-};
+use actix_web::dev::ResourceDef;
 use actix_web::http::Method;
-use actix_web::{web, Error, HttpMessage};
-use futures_util::future::LocalBoxFuture;
 use utoipa::openapi::OpenApi;
-
-use crate::auth::middleware::admit;
-use crate::auth::principal::Principal;
-use crate::error::AppError;
 
 /// The OpenAPI extension that names an operation's permissions.
 pub const EXTENSION: &str = "x-permission";
@@ -80,76 +69,6 @@ impl PermissionTable {
             .iter()
             .find(|d| d.method == method && d.path.is_match(path))
             .map(|d| d.any_of.as_slice())
-    }
-}
-
-/// The gate of a scope behind the bearer middleware whose routes declare their
-/// permissions: the caller must hold one of the route's, else 403 `forbidden` (or
-/// `mfa_required` with `ADMIN_REQUIRES_MFA`), before any handler runs. Reads the
-/// table the application registered (`web::Data<PermissionTable>`); without it, or
-/// without a principal, it fails closed.
-pub fn declared_permission() -> DeclaredPermission {
-    DeclaredPermission
-}
-
-#[derive(Clone, Copy)]
-pub struct DeclaredPermission;
-
-impl<S, B> Transform<S, ServiceRequest> for DeclaredPermission
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = Error;
-    type InitError = ();
-    type Transform = DeclaredPermissionService<S>;
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(DeclaredPermissionService {
-            service: Rc::new(service),
-        }))
-    }
-}
-
-pub struct DeclaredPermissionService<S> {
-    service: Rc<S>,
-}
-
-impl<S, B> Service<ServiceRequest> for DeclaredPermissionService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<EitherBody<B>>;
-    type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let verdict = match req.app_data::<web::Data<PermissionTable>>() {
-            None => Err(AppError::internal("no permission table registered")),
-            Some(table) => match table.needed(req.method(), req.path()) {
-                // Not a declared operation: routing answers (404, 405).
-                None => Ok(()),
-                Some(any_of) => {
-                    let extensions = req.extensions();
-                    admit(&req, extensions.get::<Principal>(), any_of)
-                }
-            },
-        };
-        match verdict {
-            Ok(()) => {
-                let answer = self.service.call(req);
-                Box::pin(async move { Ok(answer.await?.map_into_left_body()) })
-            }
-            Err(refusal) => {
-                let answer = req.error_response(refusal).map_into_right_body();
-                Box::pin(ready(Ok(answer)))
-            }
-        }
     }
 }
 

@@ -17,6 +17,7 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::auth::api_key;
 use crate::auth::bearer::BearerToken;
+use crate::auth::declared::PermissionTable;
 use crate::auth::principal::{client_info, Caller, Principal, ServiceCaller};
 use crate::auth::roles::role_permissions;
 use crate::cache::SessionState;
@@ -173,17 +174,39 @@ pub fn require_any_permission(permissions: &'static [&'static str]) -> RequirePe
     }
 }
 
+/// The gate of a scope whose routes declare their permissions in their OpenAPI
+/// operations (`auth::declared`): the caller must hold one of the route's, before any
+/// handler runs. Reads the table the application registered
+/// (`web::Data<PermissionTable>`); without it, it fails closed. An operation that
+/// declares nothing passes to routing (404, 405).
+pub fn declared_permission() -> RequirePermission {
+    RequirePermission {
+        needed: Needed::Declared,
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Needed {
     One([&'static str; 1]),
     AnyOf(&'static [&'static str]),
+    Declared,
 }
 
 impl Needed {
-    fn any_of(&self) -> &[&'static str] {
+    /// Whether `req` may pass: the permissions this gate asks of it.
+    fn check(&self, req: &ServiceRequest) -> Result<(), AppError> {
+        let extensions = req.extensions();
+        let principal = extensions.get::<Principal>();
         match self {
-            Needed::One(p) => p,
-            Needed::AnyOf(ps) => ps,
+            Needed::One(p) => admit(req, principal, p),
+            Needed::AnyOf(ps) => admit(req, principal, ps),
+            Needed::Declared => match req.app_data::<web::Data<PermissionTable>>() {
+                None => Err(AppError::internal("no permission table registered")),
+                Some(table) => match table.needed(req.method(), req.path()) {
+                    Some(any_of) => admit(req, principal, any_of),
+                    None => Ok(()),
+                },
+            },
         }
     }
 }
@@ -193,7 +216,7 @@ impl Needed {
 /// session: the factor does not apply). Otherwise 403 `forbidden` (counted in
 /// `turnstile_authz_denied_total` by the first permission) or `mfa_required`; no
 /// principal means the route is not behind the bearer middleware: 401, failing closed.
-pub(crate) fn admit<P: AsRef<str>>(
+fn admit<P: AsRef<str>>(
     req: &ServiceRequest,
     principal: Option<&Principal>,
     any_of: &[P],
@@ -262,11 +285,7 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let verdict = {
-            let extensions = req.extensions();
-            admit(&req, extensions.get::<Principal>(), self.needed.any_of())
-        };
-        match verdict {
+        match self.needed.check(&req) {
             Ok(()) => {
                 let answer = self.service.call(req);
                 Box::pin(async move { Ok(answer.await?.map_into_left_body()) })

@@ -9,6 +9,8 @@ pub mod middleware;
 pub mod principal;
 pub mod roles;
 
-pub use declared::{declared_permission, PermissionTable};
-pub use middleware::{bearer_auth, require_any_permission, require_permission};
+pub use declared::PermissionTable;
+pub use middleware::{
+    bearer_auth, declared_permission, require_any_permission, require_permission,
+};
 pub use principal::{AuthUser, Caller, Principal, ServiceCaller};
