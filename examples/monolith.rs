@@ -87,7 +87,7 @@ async fn list(state: web::Data<AppState>, caller: AuthUser) -> AppResult<HttpRes
         .db
         .run(move |conn| {
             Ok(notes::table
-                .filter(notes::user_id.eq(caller.id))
+                .filter(notes::user_id.eq(caller.user_id))
                 .order(notes::id.desc())
                 .select(NoteRow::as_select())
                 .load(conn)?)
@@ -132,7 +132,7 @@ async fn create(
         .transaction(move |conn| {
             Ok(diesel::insert_into(notes::table)
                 .values((
-                    notes::user_id.eq(caller.id),
+                    notes::user_id.eq(caller.user_id),
                     notes::text.eq(text),
                     notes::created_at.eq(turnstile::models::now()),
                 ))

@@ -13,6 +13,7 @@ use actix_web::middleware::{Condition, Logger};
 use actix_web::{web, App, HttpServer};
 use utoipa_actix_web::AppExt;
 
+use crate::auth::PermissionTable;
 use crate::cache::AuthCache;
 use crate::change_feed::{self, Listener};
 use crate::credentials::hashpool::HashPool;
@@ -160,6 +161,9 @@ impl Application {
         }
         let api = routes::openapi_document_with(extension.api);
         let route_table = web::Data::new(routes::RouteTable::from_openapi(&api));
+        let permissions = web::Data::new(
+            PermissionTable::from_openapi(&api, routes::GUARDED).map_err(StartupError::Other)?,
+        );
         let state = web::Data::new(AppState {
             db,
             cache,
@@ -186,7 +190,12 @@ impl Application {
         crate::services::keys::prepare(&state)
             .await
             .map_err(|e| StartupError::Other(format!("signing keys: {e}")))?;
-        let server = serve(listener, state.clone(), route_table, extension.api)?;
+        let server = serve(
+            listener,
+            state.clone(),
+            (route_table, permissions),
+            extension.api,
+        )?;
         let metrics = if state.settings.metrics.enabled {
             let m = &state.settings.metrics;
             let addr = format!("{}:{}", m.host, m.port);
@@ -339,7 +348,7 @@ fn state_timeout(state: &web::Data<AppState>) -> u64 {
 fn serve(
     listener: TcpListener,
     state: web::Data<AppState>,
-    route_table: web::Data<routes::RouteTable>,
+    (route_table, permissions): (web::Data<routes::RouteTable>, web::Data<PermissionTable>),
     extra: Option<routes::ApiRoutes>,
 ) -> Result<Server, StartupError> {
     let workers = match state.settings.server.workers {
@@ -354,6 +363,7 @@ fn serve(
             .app_data(state.clone())
             .app_data(web::Data::from(Arc::clone(&state.metrics)))
             .app_data(route_table.clone())
+            .app_data(permissions.clone())
             .app_data(routes::json_config(json_limit))
             .app_data(routes::form_config(json_limit))
             .app_data(routes::query_config())

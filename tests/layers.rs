@@ -25,9 +25,9 @@ const LAYERS: &[(&str, u8)] = &[
     ("state", 5),
     ("change_feed", 5),
     ("auth", 6),
-    ("services", 6),
-    ("routes", 7),
-    ("startup", 8),
+    ("services", 7),
+    ("routes", 8),
+    ("startup", 9),
 ];
 
 fn layer(module: &str) -> Option<u8> {

@@ -22,10 +22,9 @@ use crate::state::AppState;
 /// How often `last_used_at` is written at most, per key and instance.
 const TOUCH_EVERY_SECS: i64 = 60;
 
-/// A request authenticated with an API key: a service, not a person. Routes that need
-/// a person (the profile, sessions, logout) refuse it with 403.
+/// An API key the bearer middleware accepts, as of now.
 #[derive(Debug, Clone)]
-pub struct ApiKeyCaller {
+pub struct VerifiedKey {
     pub key_id: i64,
     /// The person the key acts for (its creator, or its creator's creator).
     pub owner: i64,
@@ -41,10 +40,7 @@ pub fn is_api_key(token: &str) -> bool {
 /// Checks an API key: it must exist and not have expired, and the person it acts for
 /// must still exist and be enabled (else 401 `invalid_token`). It may do what it was
 /// given that its owner's role still grants: a key never outlives its owner's rights.
-pub async fn authenticate(
-    state: &web::Data<AppState>,
-    key: &str,
-) -> Result<ApiKeyCaller, AppError> {
+pub async fn authenticate(state: &web::Data<AppState>, key: &str) -> Result<VerifiedKey, AppError> {
     // Anything not shaped like a key is refused without asking the database.
     if !api_key::is_well_formed(key) {
         return Err(AppError::InvalidToken);
@@ -87,7 +83,7 @@ pub async fn authenticate(
         false => Arc::new(key.permissions.intersect(&held)),
     };
     touch_if_due(state, &key, at);
-    Ok(ApiKeyCaller {
+    Ok(VerifiedKey {
         key_id: key.id,
         owner: owner.id,
         permissions,

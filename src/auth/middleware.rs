@@ -8,19 +8,21 @@ use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{forward_ready, Service, Transform};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, Error, HttpMessage};
 use actix_web_httpauth::headers::authorization::Authorization;
 use actix_web_httpauth::middleware::HttpAuthentication;
 use futures_util::future::LocalBoxFuture;
 
-use crate::auth::api_key::{self, ApiKeyCaller};
+use crate::auth::api_key;
 use crate::auth::bearer::BearerToken;
+use crate::auth::declared::PermissionTable;
+use crate::auth::principal::{client_info, Caller, Principal, ServiceCaller};
 use crate::auth::roles::role_permissions;
 use crate::cache::SessionState;
 use crate::credentials::Claims;
-use crate::domain::{Amr, PermissionSet, RoleName};
+use crate::domain::{Amr, PermissionSet};
 use crate::error::AppError;
 use crate::metrics::Metrics;
 use crate::models::sessions;
@@ -29,35 +31,18 @@ use crate::state::AppState;
 
 type Credentials = Option<web::Header<Authorization<BearerToken>>>;
 
-/// Who made this request, as of the user's *current* state: the role the user holds
-/// now, and that role's permissions now (both from the auth cache, which every change
-/// invalidates). Extract it in a handler behind [`bearer_auth`].
+/// A token the bearer middleware accepts: its verified claims, and the user and role
+/// permissions as of now (from the auth cache, or one query).
 #[derive(Debug, Clone)]
-pub struct AuthUser {
-    pub id: i64,
-    pub role: RoleName,
-    /// What the role grants (`*` for `admin`).
-    pub permissions: Arc<PermissionSet>,
-    pub session_id: String,
-    /// How the session was authenticated (the token's `amr` claim).
-    pub amr: Amr,
-    /// When the session's holder last authenticated (the token's `auth_time`, Unix
-    /// seconds).
-    pub auth_time: i64,
-    /// The user's row as the middleware found it (cache or database).
+pub struct VerifiedToken {
     pub user: Arc<User>,
-}
-
-impl AuthUser {
-    /// True when the caller's role grants `permission`.
-    pub fn can(&self, permission: &str) -> bool {
-        self.permissions.allows(permission)
-    }
+    pub permissions: Arc<PermissionSet>,
+    pub claims: Arc<Claims>,
 }
 
 /// Wrap a scope or resource in this and nothing under it runs unauthenticated: a
 /// request without a valid access token gets 401 with `WWW-Authenticate`, and the
-/// handlers under it can extract [`AuthUser`].
+/// handlers under it can extract the [`Principal`] (or a [`Caller`], a person).
 pub fn bearer_auth() -> HttpAuthentication<Credentials, Validator> {
     HttpAuthentication::with_fn(validate_boxed as Validator)
 }
@@ -74,25 +59,16 @@ async fn validate(
     creds: Credentials,
 ) -> Result<ServiceRequest, (Error, ServiceRequest)> {
     match authenticate(&req, creds).await {
-        Ok(Authenticated::Person(user)) => {
-            req.extensions_mut().insert(user);
-            Ok(req)
-        }
-        Ok(Authenticated::Service(key)) => {
-            req.extensions_mut().insert(key);
+        Ok(principal) => {
+            req.extensions_mut().insert(principal);
             Ok(req)
         }
         Err(e) => Err((e.into(), req)),
     }
 }
 
-/// Who a bearer credential stands for.
-enum Authenticated {
-    Person(AuthUser),
-    Service(ApiKeyCaller),
-}
-
-async fn authenticate(req: &ServiceRequest, creds: Credentials) -> Result<Authenticated, AppError> {
+/// Who a bearer credential stands for: a person's access token, or an API key.
+async fn authenticate(req: &ServiceRequest, creds: Credentials) -> Result<Principal, AppError> {
     let creds = match creds {
         Some(c) => c.into_inner(),
         None if req.headers().contains_key(AUTHORIZATION) => return Err(AppError::InvalidToken),
@@ -104,28 +80,32 @@ async fn authenticate(req: &ServiceRequest, creds: Credentials) -> Result<Authen
         .clone();
     let token = creds.as_ref().token();
     if api_key::is_api_key(token) {
-        return api_key::authenticate(&state, token)
-            .await
-            .map(Authenticated::Service);
+        let key = api_key::authenticate(&state, token).await?;
+        return Ok(Principal::Service(ServiceCaller {
+            key_id: key.key_id,
+            owner: key.owner,
+            permissions: key.permissions,
+            client: client_info(req.request()),
+        }));
     }
-    authenticate_token(&state, token)
-        .await
-        .map(Authenticated::Person)
+    let verified = authenticate_token(&state, token).await?;
+    let claims = &verified.claims;
+    Ok(Principal::Person(Caller {
+        user_id: verified.user.id,
+        role: verified.user.role(),
+        session_id: claims.sid.clone(),
+        permissions: verified.permissions,
+        amr: Amr::from_claim(&claims.amr),
+        auth_time: claims.auth_time,
+        user: verified.user,
+        client: client_info(req.request()),
+    }))
 }
 
 /// Everything the bearer middleware checks about a token: signature and claims, then
 /// the user's and session's current state (from the auth cache, or one query).
-pub async fn authenticate_token(state: &AppState, token: &str) -> Result<AuthUser, AppError> {
-    authenticate_with_claims(state, token)
-        .await
-        .map(|(user, _)| user)
-}
-
-/// [`authenticate_token`], and the verified claims it read (introspection shows them).
-pub async fn authenticate_with_claims(
-    state: &AppState,
-    token: &str,
-) -> Result<(AuthUser, Arc<Claims>), AppError> {
+/// Introspection asks the same, so "active" means exactly "accepted".
+pub async fn authenticate_token(state: &AppState, token: &str) -> Result<VerifiedToken, AppError> {
     let claims = match state.tokens.verify(token) {
         Ok(claims) => claims,
         // Signed with a key rotated in on another instance a moment ago?
@@ -162,33 +142,11 @@ pub async fn authenticate_with_claims(
         return Err(AppError::InvalidToken);
     }
     let permissions = role_permissions(state, &user.role).await?;
-    let user = AuthUser {
-        id: user_id,
-        role: user.role(),
-        permissions,
-        session_id: claims.sid.clone(),
-        amr: Amr::from_claim(&claims.amr),
-        auth_time: claims.auth_time,
+    Ok(VerifiedToken {
         user,
-    };
-    Ok((user, claims))
-}
-
-impl FromRequest for AuthUser {
-    type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let extensions = req.extensions();
-        // Present whenever the route sits behind `bearer_auth`; absent means it does
-        // not. An API key is a service's: routes that need a person refuse it.
-        let found = match extensions.get::<AuthUser>() {
-            Some(user) => Ok(user.clone()),
-            None if extensions.get::<ApiKeyCaller>().is_some() => Err(AppError::Forbidden),
-            None => Err(AppError::MissingToken),
-        };
-        ready(found)
-    }
+        permissions,
+        claims,
+    })
 }
 
 /// A guard for a route or scope behind [`bearer_auth`]: the caller's role must grant
@@ -204,7 +162,7 @@ impl FromRequest for AuthUser {
 /// ```
 pub fn require_permission(permission: &'static str) -> RequirePermission {
     RequirePermission {
-        needed: Needed::One(permission),
+        needed: Needed::One([permission]),
     }
 }
 
@@ -216,25 +174,72 @@ pub fn require_any_permission(permissions: &'static [&'static str]) -> RequirePe
     }
 }
 
+/// The gate of a scope whose routes declare their permissions in their OpenAPI
+/// operations (`auth::declared`): the caller must hold one of the route's, before any
+/// handler runs. Reads the table the application registered
+/// (`web::Data<PermissionTable>`); without it, it fails closed. An operation that
+/// declares nothing passes to routing (404, 405).
+pub fn declared_permission() -> RequirePermission {
+    RequirePermission {
+        needed: Needed::Declared,
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Needed {
-    One(&'static str),
+    One([&'static str; 1]),
     AnyOf(&'static [&'static str]),
+    Declared,
 }
 
 impl Needed {
-    fn met_by(&self, held: &PermissionSet) -> bool {
+    /// Whether `req` may pass: the permissions this gate asks of it.
+    fn check(&self, req: &ServiceRequest) -> Result<(), AppError> {
+        let extensions = req.extensions();
+        let principal = extensions.get::<Principal>();
         match self {
-            Needed::One(p) => held.allows(p),
-            Needed::AnyOf(ps) => ps.iter().any(|p| held.allows(p)),
+            Needed::One(p) => admit(req, principal, p),
+            Needed::AnyOf(ps) => admit(req, principal, ps),
+            Needed::Declared => match req.app_data::<web::Data<PermissionTable>>() {
+                None => Err(AppError::internal("no permission table registered")),
+                Some(table) => match table.needed(req.method(), req.path()) {
+                    Some(any_of) => admit(req, principal, any_of),
+                    None => Ok(()),
+                },
+            },
         }
     }
+}
 
-    fn label(&self) -> &'static str {
-        match self {
-            Needed::One(p) => p,
-            Needed::AnyOf(ps) => ps.first().copied().unwrap_or("*"),
+/// Lets `principal` through a permission gate when it holds one of `any_of` and, with
+/// `ADMIN_REQUIRES_MFA`, a person's session passed a second factor (an API key has no
+/// session: the factor does not apply). Otherwise 403 `forbidden` (counted in
+/// `turnstile_authz_denied_total` by the first permission) or `mfa_required`; no
+/// principal means the route is not behind the bearer middleware: 401, failing closed.
+fn admit<P: AsRef<str>>(
+    req: &ServiceRequest,
+    principal: Option<&Principal>,
+    any_of: &[P],
+) -> Result<(), AppError> {
+    let Some(principal) = principal else {
+        return Err(AppError::MissingToken);
+    };
+    let held = principal.permissions();
+    if !any_of.iter().any(|p| held.allows(p.as_ref())) {
+        if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
+            let label = any_of.first().map_or("*", |p| p.as_ref());
+            metrics.authz_denied.with_label_values(&[label]).inc();
         }
+        return Err(AppError::Forbidden);
+    }
+    let mfa_needed = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.settings.auth.admin_requires_mfa);
+    match principal {
+        Principal::Person(u) if mfa_needed && !u.amr.has_second_factor() => {
+            Err(AppError::MfaRequired)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -280,43 +285,16 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let mfa_needed = req
-            .app_data::<web::Data<AppState>>()
-            .is_some_and(|s| s.settings.auth.admin_requires_mfa);
-        let allowed = {
-            let extensions = req.extensions();
-            match (
-                extensions.get::<AuthUser>(),
-                extensions.get::<ApiKeyCaller>(),
-            ) {
-                (Some(u), _) => {
-                    let second_factor = !mfa_needed || u.amr.has_second_factor();
-                    Some((self.needed.met_by(&u.permissions), second_factor))
-                }
-                // A key is a credential of its own, with no session to pass a factor.
-                (None, Some(k)) => Some((self.needed.met_by(&k.permissions), true)),
-                (None, None) => None,
-            }
-        };
-        let refusal = match allowed {
-            Some((true, true)) => {
+        match self.needed.check(&req) {
+            Ok(()) => {
                 let answer = self.service.call(req);
-                return Box::pin(async move { Ok(answer.await?.map_into_left_body()) });
+                Box::pin(async move { Ok(answer.await?.map_into_left_body()) })
             }
-            // Held, but `ADMIN_REQUIRES_MFA` and this session passed no second factor.
-            Some((true, false)) => AppError::MfaRequired,
-            Some((false, _)) => {
-                if let Some(metrics) = req.app_data::<web::Data<Metrics>>() {
-                    let label = self.needed.label();
-                    metrics.authz_denied.with_label_values(&[label]).inc();
-                }
-                AppError::Forbidden
+            // Answered here rather than raised, like the bearer middleware does.
+            Err(refusal) => {
+                let answer = req.error_response(refusal).map_into_right_body();
+                Box::pin(ready(Ok(answer)))
             }
-            // Not behind the bearer middleware: fail closed.
-            None => AppError::MissingToken,
-        };
-        // Answered here rather than raised, like the bearer middleware does.
-        let answer = req.error_response(refusal).map_into_right_body();
-        Box::pin(ready(Ok(answer)))
+        }
     }
 }

@@ -4,8 +4,13 @@
 
 pub mod api_key;
 pub mod bearer;
+pub mod declared;
 pub mod middleware;
+pub mod principal;
 pub mod roles;
 
-pub use api_key::ApiKeyCaller;
-pub use middleware::{bearer_auth, require_any_permission, require_permission, AuthUser};
+pub use declared::PermissionTable;
+pub use middleware::{
+    bearer_auth, declared_permission, require_any_permission, require_permission,
+};
+pub use principal::{AuthUser, Caller, Principal, ServiceCaller};

@@ -4,10 +4,6 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{require_any_permission, require_permission};
-use crate::domain::permission::{
-    AUDIT_READ, ROLES_MANAGE, SESSIONS_REVOKE, USERS_DELETE, USERS_READ, USERS_UNLOCK, USERS_WRITE,
-};
 use crate::domain::{Email, Listing, Password, RoleName};
 use crate::error::{AppResult, ErrorBody};
 use crate::models::audit::AuditFilter;
@@ -72,7 +68,7 @@ impl ToSchema for RoleFilter {}
     ),
     security(("bearer" = []))
 )]
-#[get("/users", wrap = "require_permission(USERS_READ)")]
+#[get("/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
     query: web::Query<ListUsersQuery>,
@@ -116,7 +112,7 @@ pub struct CreateUser {
     ),
     security(("bearer" = []))
 )]
-#[post("/users", wrap = "require_permission(USERS_WRITE)")]
+#[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Principal,
@@ -146,7 +142,7 @@ pub async fn create_user(
     ),
     security(("bearer" = []))
 )]
-#[get("/users/{id}", wrap = "require_permission(USERS_READ)")]
+#[get("/users/{id}")]
 pub async fn get_user(state: web::Data<AppState>, id: web::Path<i64>) -> AppResult<HttpResponse> {
     let user = service::get(&state, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
@@ -179,10 +175,7 @@ pub struct PatchUser {
     ),
     security(("bearer" = []))
 )]
-#[patch(
-    "/users/{id}",
-    wrap = "require_any_permission(&[USERS_WRITE, ROLES_MANAGE])"
-)]
+#[patch("/users/{id}")]
 pub async fn update_user(
     state: web::Data<AppState>,
     caller: Principal,
@@ -212,7 +205,7 @@ pub async fn update_user(
     ),
     security(("bearer" = []))
 )]
-#[delete("/users/{id}", wrap = "require_permission(USERS_DELETE)")]
+#[delete("/users/{id}")]
 pub async fn delete_user(
     state: web::Data<AppState>,
     caller: Principal,
@@ -234,10 +227,7 @@ pub async fn delete_user(
     ),
     security(("bearer" = []))
 )]
-#[post(
-    "/users/{id}/revoke-sessions",
-    wrap = "require_permission(SESSIONS_REVOKE)"
-)]
+#[post("/users/{id}/revoke-sessions")]
 pub async fn revoke_sessions(
     state: web::Data<AppState>,
     caller: Principal,
@@ -259,7 +249,7 @@ pub async fn revoke_sessions(
     ),
     security(("bearer" = []))
 )]
-#[post("/users/{id}/unlock", wrap = "require_permission(USERS_UNLOCK)")]
+#[post("/users/{id}/unlock")]
 pub async fn unlock(
     state: web::Data<AppState>,
     caller: Principal,
@@ -305,7 +295,7 @@ pub struct AuditQuery {
     ),
     security(("bearer" = []))
 )]
-#[get("/audit", wrap = "require_permission(AUDIT_READ)")]
+#[get("/audit")]
 pub async fn audit(
     state: web::Data<AppState>,
     query: web::Query<AuditQuery>,
@@ -330,7 +320,7 @@ pub async fn audit(
     responses((status = 200, description = "Dashboard numbers", body = StatsView)),
     security(("bearer" = []))
 )]
-#[get("/stats", wrap = "require_permission(USERS_READ)")]
+#[get("/stats")]
 pub async fn stats(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     let stats = audit_service::stats(&state).await?;
     Ok(HttpResponse::Ok().json(StatsView::from(stats)))
@@ -360,7 +350,7 @@ pub struct AdminPasswordReset {
     ),
     security(("bearer" = []))
 )]
-#[post("/users/{id}/password-reset", wrap = "require_permission(USERS_WRITE)")]
+#[post("/users/{id}/password-reset")]
 pub async fn password_reset(
     state: web::Data<AppState>,
     caller: Principal,

@@ -4,17 +4,15 @@
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, FromRequest, HttpRequest};
 use std::future::{ready, Ready};
 
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use crate::auth::{ApiKeyCaller, AuthUser};
+use crate::auth::principal::client_info;
 use crate::error::AppError;
-use crate::net::{client_ip, ClientInfo};
-use crate::services::{Caller, Principal, ServiceCaller};
-use crate::state::AppState;
+use crate::net::ClientInfo;
 
 /// The content type of JSON bodies, and of the OAuth routes' form bodies.
 pub const JSON: &str = "application/json";
@@ -190,70 +188,6 @@ impl FromRequest for ClientInfo {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Ok(client_info(req)))
-    }
-}
-
-/// The client behind `req`: its address (trusted proxies' `X-Forwarded-For`
-/// believed) and user agent.
-fn client_info(req: &HttpRequest) -> ClientInfo {
-    let trusted = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.trusted_proxies.as_slice())
-        .unwrap_or_default();
-    let forwarded: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let ip = req
-        .peer_addr()
-        .map(|peer| client_ip(peer.ip(), &forwarded, trusted));
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
-    ClientInfo::new(ip, user_agent)
-}
-
-/// The signed-in caller, for routes behind the bearer middleware.
-impl FromRequest for Caller {
-    type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let caller = AuthUser::from_request(req, payload)
-            .into_inner()
-            .map(|user| Caller {
-                user_id: user.id,
-                session_id: user.session_id,
-                permissions: user.permissions,
-                amr: user.amr,
-                auth_time: user.auth_time,
-                client: client_info(req),
-            });
-        ready(caller)
-    }
-}
-
-/// Whoever called a route a service may call too: the signed-in person, or the API key.
-impl FromRequest for Principal {
-    type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let key = req.extensions().get::<ApiKeyCaller>().cloned();
-        let principal = match key {
-            Some(key) => Ok(Principal::Service(ServiceCaller {
-                key_id: key.key_id,
-                owner: key.owner,
-                permissions: key.permissions,
-                client: client_info(req),
-            })),
-            None => Caller::from_request(req, payload)
-                .into_inner()
-                .map(Principal::Person),
-        };
-        ready(principal)
     }
 }
 

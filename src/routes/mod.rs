@@ -25,7 +25,7 @@ pub mod views;
 use utoipa_actix_web::scope;
 pub use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::bearer_auth;
+use crate::auth::{bearer_auth, declared_permission};
 
 pub use docs::{openapi_document, openapi_document_with, ApiDoc};
 pub use extract::{
@@ -43,10 +43,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
     configure_with(cfg, None)
 }
 
+/// The paths whose every operation declares its permissions (`x-permission` in its
+/// `#[utoipa::path]`, the one place a route names them): the guard of their scopes
+/// enforces exactly that, and the server refuses to start if one declares none.
+pub const GUARDED: &[&str] = &["/api/admin", "/oauth/introspect"];
+
 /// Every route of the contract, plus an application's own inside `/api`. `/api` sits
-/// behind the bearer middleware as a whole; each route under `/api/admin` carries the
-/// permission guard of the contract's table (`wrap = "require_permission(..)"` on
-/// its handler, and `x-permission` in the OpenAPI document).
+/// behind the bearer middleware as a whole; the routes under `/api/admin` (and
+/// `/oauth/introspect`) behind the declared-permission gate ([`GUARDED`]).
 pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
     cfg.service(health::health)
         .service(health::ready)
@@ -72,6 +76,7 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
                 // Its own scope so the bearer middleware covers exactly this route.
                 .service(
                     scope("/introspect")
+                        .wrap(declared_permission())
                         .wrap(bearer_auth())
                         .service(oauth::introspect),
                 ),
@@ -90,6 +95,7 @@ pub fn configure_with(cfg: &mut ServiceConfig, api: Option<ApiRoutes>) {
                 .service(sessions::revoke)
                 .service(
                     scope("/admin")
+                        .wrap(declared_permission())
                         .service(admin::list_users)
                         .service(admin::create_user)
                         .service(admin::get_user)

@@ -4,7 +4,6 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::AuthUser;
 use crate::domain::Password;
 use crate::error::{AppResult, ErrorBody};
 use crate::routes::params::required;
@@ -21,7 +20,7 @@ use crate::state::AppState;
     security(("bearer" = []))
 )]
 #[get("/profile")]
-pub async fn get(user: AuthUser) -> HttpResponse {
+pub async fn get(user: Caller) -> HttpResponse {
     // The row and permissions the bearer middleware just read: no second lookup.
     HttpResponse::Ok().json(ProfileView::new(&user.user, &user.permissions))
 }

@@ -1,6 +1,11 @@
-//! Use cases: what the handlers call. Each takes parsed inputs (and, for a signed-in
-//! caller, a [`Caller`]), runs queries in transactions, and returns domain values or
-//! an `AppError`. None of them knows about HTTP: the routes build the views.
+//! Use cases: what the handlers call. Each takes parsed inputs (and who is asking: a
+//! [`Principal`], or a [`Caller`] where only a person may), runs queries in
+//! transactions, and returns domain values or an `AppError`. None of them knows about
+//! HTTP: the routes build the views.
+//!
+//! Authorisation lives here: a use case checks every permission it needs
+//! ([`authorize`]), whichever entry point calls it (the JSON API, a page, the
+//! console); the route guards are only the early gate.
 
 pub mod accounts;
 pub mod admission;
@@ -22,79 +27,11 @@ pub mod roles;
 pub mod sessions;
 pub mod users;
 
-use std::sync::Arc;
-
-use crate::domain::{Amr, Cursor, Listing, PermissionSet};
+pub use crate::auth::principal::{Caller, Principal, ServiceCaller};
+use crate::domain::{Cursor, Listing, PermissionSet};
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
-use crate::models::audit::By;
 use crate::models::{Count, Window};
-use crate::net::ClientInfo;
-
-/// Who is asking: the signed-in user, the session the request came with, what the
-/// user's role grants right now, and the device it came from.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user_id: i64,
-    pub session_id: String,
-    pub permissions: Arc<PermissionSet>,
-    /// How the caller's session was authenticated.
-    pub amr: Amr,
-    /// When the session's holder last authenticated (Unix seconds).
-    pub auth_time: i64,
-    pub client: ClientInfo,
-}
-
-/// Who is asking on a route a service may call too (the admin API, an application's
-/// permission-guarded routes): a signed-in person, or an API key.
-#[derive(Debug, Clone)]
-pub enum Principal {
-    Person(Caller),
-    Service(ServiceCaller),
-}
-
-/// A request made with an API key.
-#[derive(Debug, Clone)]
-pub struct ServiceCaller {
-    pub key_id: i64,
-    /// The person the key acts for.
-    pub owner: i64,
-    /// The key's permissions that its owner still holds.
-    pub permissions: Arc<PermissionSet>,
-    pub client: ClientInfo,
-}
-
-impl Principal {
-    pub fn client(&self) -> &ClientInfo {
-        match self {
-            Principal::Person(c) => &c.client,
-            Principal::Service(s) => &s.client,
-        }
-    }
-
-    /// The person on whose behalf this is asked: the person, or the API key's owner.
-    pub fn acting_for(&self) -> i64 {
-        match self {
-            Principal::Person(c) => c.user_id,
-            Principal::Service(s) => s.owner,
-        }
-    }
-
-    /// Who the audit trail names: a person as the actor, or an API key (actor null,
-    /// `detail.api_key_id`).
-    pub fn by(&self) -> By {
-        match self {
-            Principal::Person(c) => By {
-                actor: Some(c.user_id),
-                api_key: None,
-            },
-            Principal::Service(s) => By {
-                actor: None,
-                api_key: Some(s.key_id),
-            },
-        }
-    }
-}
 
 /// Whatever holds permissions: a person's session or an API key.
 pub trait Holds {
@@ -109,10 +46,7 @@ impl Holds for Caller {
 
 impl Holds for Principal {
     fn held(&self) -> &PermissionSet {
-        match self {
-            Principal::Person(c) => &c.permissions,
-            Principal::Service(s) => &s.permissions,
-        }
+        self.permissions()
     }
 }
 
