@@ -4,7 +4,7 @@
 //! Each sealed value carries its own random 192-bit nonce, and is bound to what it
 //! belongs to (`aad`, e.g. the user id), so a sealed value copied onto another row does
 //! not open. Changing the server secret makes every sealed value unreadable: see the
-//! README ("Multi-factor authentication") for what that means for enrolled users.
+//! `docs/security.md` ("MFA at rest") for what that means for enrolled users.
 
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, Payload};

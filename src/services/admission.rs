@@ -1,6 +1,6 @@
 //! The one decision every path that issues tokens takes: may this account be given
-//! tokens now? Password login, the second step of a login, refresh, and the browser
-//! sign-in and passkey login built on them all ask [`decide`], in the transaction
+//! tokens now? Password login, the second step of a login and refresh ask
+//! [`Gate::decide`] (and so must any later way in: a browser sign-in, a passkey login), in the transaction
 //! that issues the tokens, with the account's row locked, so that a change
 //! committing meanwhile (a disable, a new password, a role change, an address marked
 //! unverified) is either seen here or waits for this transaction and revokes what it

@@ -1,5 +1,5 @@
-//! Recent sign-in: adding a factor to an account (a TOTP secret, new recovery codes,
-//! a passkey) needs a session that authenticated within `REAUTH_WINDOW_SECS`, or the
+//! Recent sign-in: adding a factor to an account (a TOTP secret, new recovery codes;
+//! passkeys, when they come) needs a session that authenticated within `REAUTH_WINDOW_SECS`, or the
 //! current password in the request. A stolen access token alone must not be enough
 //! to bind the thief's authenticator to the account.
 
