@@ -3,7 +3,7 @@
 //!
 //! Each sealed value carries its own random 192-bit nonce, and is bound to what it
 //! belongs to (`aad`, e.g. the user id), so a sealed value copied onto another row does
-//! not open. Changing the server secret makes every sealed value unreadable: see the
+//! not open. Changing the server secret makes every sealed value unreadable: see
 //! `docs/security.md` ("MFA at rest") for what that means for enrolled users.
 
 use base64::Engine;
