@@ -41,6 +41,40 @@ pub(crate) enum Factor {
     Recovery,
 }
 
+/// What a code is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Confirming an enrollment: a code of the pending secret, which it confirms (there
+    /// are no recovery codes yet).
+    Enrolling,
+    /// MFA is on: a code of the confirmed secret, or an unused recovery code.
+    Enrolled,
+}
+
+/// One code to check: whose, sent from where, and against what.
+pub(crate) struct CodeCheck<'a> {
+    user: &'a User,
+    client: &'a ClientInfo,
+    code: Option<&'a Code>,
+    stage: Stage,
+}
+
+impl<'a> CodeCheck<'a> {
+    pub(crate) fn new(
+        stage: Stage,
+        user: &'a User,
+        client: &'a ClientInfo,
+        code: Option<&'a Code>,
+    ) -> Self {
+        CodeCheck {
+            user,
+            client,
+            code,
+            stage,
+        }
+    }
+}
+
 /// How a guarded code check ended.
 pub(crate) enum Verdict {
     Right(Factor),
@@ -59,16 +93,17 @@ fn unix(at: NaiveDateTime) -> u64 {
 }
 
 /// True when `code` is the user's: a TOTP code of a step later than any accepted
-/// before (`confirm`: of the pending secret, which it confirms), or an unused
-/// recovery code, which it spends.
+/// before (of the pending secret when `Enrolling`), or an unused recovery code, which
+/// it spends.
 fn accept_code(
     conn: &mut Conn,
     sealer: &Sealer,
     user_id: i64,
     code: Option<&Code>,
-    confirm: bool,
+    stage: Stage,
     at: NaiveDateTime,
 ) -> AppResult<Option<Factor>> {
+    let confirm = stage == Stage::Enrolling;
     match code {
         Some(Code::Totp(digits)) => {
             let Some(row) = totp_secrets::find(conn, user_id)? else {
@@ -98,19 +133,16 @@ fn accept_code(
     }
 }
 
-/// Checks `code` for `user` under the lockout, and audits the outcome. Call inside
-/// the transaction that acts on a right code.
-#[allow(clippy::too_many_arguments)]
+/// Checks a code under the lockout, and audits the outcome. Call inside the
+/// transaction that acts on a right code.
 pub(crate) fn guarded_check(
     conn: &mut Conn,
     policy: Policy,
     sealer: &Sealer,
-    user: &User,
-    client: &ClientInfo,
-    code: Option<&Code>,
-    confirm: bool,
+    check: CodeCheck<'_>,
     at: NaiveDateTime,
 ) -> AppResult<Verdict> {
+    let (user, client) = (check.user, check.client);
     let keys = AttemptKeys {
         account: user.email.clone(),
         client: client.lockout_key(),
@@ -125,7 +157,7 @@ pub(crate) fn guarded_check(
             .target(user.id)
             .ip(client.ip.as_deref())
     };
-    match accept_code(conn, sealer, user.id, code, confirm, at)? {
+    match accept_code(conn, sealer, user.id, check.code, check.stage, at)? {
         Some(factor) => {
             policy.succeed(conn, &attempt)?;
             if factor == Factor::Recovery {
@@ -271,7 +303,8 @@ pub async fn confirm_enrollment(
                 Some(row) if !row.confirmed && row.security_stamp == user.security_stamp => {}
                 _ => return Err(AppError::NoEnrollment),
             }
-            match guarded_check(tx, policy, &sealer, &user, &client, code.as_ref(), true, at)? {
+            let check = CodeCheck::new(Stage::Enrolling, &user, &client, code.as_ref());
+            match guarded_check(tx, policy, &sealer, check, at)? {
                 Verdict::Right(_) => {}
                 refused => return Ok(Managed::Refused(refused)),
             }
@@ -321,16 +354,8 @@ pub async fn regenerate_recovery_codes(
             if !user.mfa_enabled {
                 return Err(AppError::NoEnrollment);
             }
-            let factor = match guarded_check(
-                conn,
-                policy,
-                &sealer,
-                &user,
-                &client,
-                code.as_ref(),
-                false,
-                at,
-            )? {
+            let check = CodeCheck::new(Stage::Enrolled, &user, &client, code.as_ref());
+            let factor = match guarded_check(conn, policy, &sealer, check, at)? {
                 Verdict::Right(f) => f,
                 refused => return Ok(Managed::Refused(refused)),
             };
@@ -393,16 +418,8 @@ pub async fn disable(
             if !user.mfa_enabled {
                 return Ok(Managed::Done(false));
             }
-            match guarded_check(
-                tx,
-                policy,
-                &sealer,
-                &user,
-                &client,
-                code.as_ref(),
-                false,
-                at,
-            )? {
+            let check = CodeCheck::new(Stage::Enrolled, &user, &client, code.as_ref());
+            match guarded_check(tx, policy, &sealer, check, at)? {
                 Verdict::Right(_) => {}
                 refused => return Ok(Managed::Refused(refused)),
             }

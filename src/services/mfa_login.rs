@@ -17,7 +17,7 @@ use crate::net::ClientInfo;
 use crate::secret::random_url_safe;
 use crate::services::admission::{Gate, Proof, Refusal};
 use crate::services::lockout::Policy;
-use crate::services::mfa::{counted, guarded_check, refusal, Factor, Verdict};
+use crate::services::mfa::{counted, guarded_check, refusal, CodeCheck, Factor, Stage, Verdict};
 use crate::services::sessions::{self, sign_in, Grant, SignedIn};
 use crate::state::AppState;
 
@@ -93,8 +93,8 @@ pub async fn complete_login(
                 Ok(()) | Err(Refusal::Stale) => return Ok(SecondStep::InvalidToken),
                 Err(refusal) => return Ok(SecondStep::Barred(refusal)),
             }
-            let factor =
-                match guarded_check(tx, policy, &sealer, &user, &client, code.as_ref(), false, at)? {
+            let check = CodeCheck::new(Stage::Enrolled, &user, &client, code.as_ref());
+            let factor = match guarded_check(tx, policy, &sealer, check, at)? {
                     Verdict::Right(f) => f,
                     refused => return Ok(SecondStep::Refused(refused)),
                 };
