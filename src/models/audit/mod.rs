@@ -8,82 +8,9 @@ use crate::db::{Conn, MultiBackend};
 use crate::models::{matched, Count, Window, COUNT_CAP};
 use crate::schema::audit_events;
 
-/// Action names as stored and filtered on.
-pub mod action {
-    pub const REGISTER: &str = "register";
-    pub const LOGIN_SUCCESS: &str = "login_success";
-    pub const LOGIN_FAILURE: &str = "login_failure";
-    pub const LOCKOUT: &str = "lockout";
-    pub const PASSWORD_CHANGE: &str = "password_change";
-    /// A wrong `current_password` on a password change.
-    pub const PASSWORD_CHANGE_FAILURE: &str = "password_change_failure";
-    pub const REFRESH_REUSE_DETECTED: &str = "refresh_reuse_detected";
-    /// A spent refresh token presented again within the reuse interval.
-    pub const REFRESH_REPLAYED: &str = "refresh_replayed";
-    pub const LOGOUT: &str = "logout";
-    pub const SESSION_REVOKED: &str = "session_revoked";
-    pub const SESSIONS_REVOKED: &str = "sessions_revoked";
-    pub const USER_CREATED: &str = "user_created";
-    pub const ROLE_CHANGE: &str = "role_change";
-    pub const USER_DISABLED: &str = "user_disabled";
-    pub const USER_ENABLED: &str = "user_enabled";
-    pub const USER_DELETED: &str = "user_deleted";
-    pub const UNLOCK: &str = "unlock";
-    pub const ADMIN_BOOTSTRAPPED: &str = "admin_bootstrapped";
-    pub const ROLE_CREATED: &str = "role_created";
-    pub const ROLE_UPDATED: &str = "role_updated";
-    pub const ROLE_DELETED: &str = "role_deleted";
-    pub const PASSWORD_RESET_REQUESTED: &str = "password_reset_requested";
-    pub const PASSWORD_RESET: &str = "password_reset";
-    pub const EMAIL_VERIFICATION_SENT: &str = "email_verification_sent";
-    pub const EMAIL_VERIFIED: &str = "email_verified";
-    pub const MFA_ENABLED: &str = "mfa_enabled";
-    pub const MFA_DISABLED: &str = "mfa_disabled";
-    /// A wrong second-factor code (login, or managing MFA).
-    pub const MFA_FAILURE: &str = "mfa_failure";
-    pub const RECOVERY_CODE_USED: &str = "recovery_code_used";
-    pub const RECOVERY_CODES_REGENERATED: &str = "recovery_codes_regenerated";
-    pub const KEY_ROTATED: &str = "key_rotated";
-    pub const API_KEY_CREATED: &str = "api_key_created";
-    pub const API_KEY_DELETED: &str = "api_key_deleted";
+pub mod action;
 
-    /// Every action above.
-    pub const ALL: &[&str] = &[
-        REGISTER,
-        LOGIN_SUCCESS,
-        LOGIN_FAILURE,
-        LOCKOUT,
-        PASSWORD_CHANGE,
-        PASSWORD_CHANGE_FAILURE,
-        REFRESH_REUSE_DETECTED,
-        REFRESH_REPLAYED,
-        LOGOUT,
-        SESSION_REVOKED,
-        SESSIONS_REVOKED,
-        USER_CREATED,
-        ROLE_CHANGE,
-        USER_DISABLED,
-        USER_ENABLED,
-        USER_DELETED,
-        UNLOCK,
-        ADMIN_BOOTSTRAPPED,
-        ROLE_CREATED,
-        ROLE_UPDATED,
-        ROLE_DELETED,
-        PASSWORD_RESET_REQUESTED,
-        PASSWORD_RESET,
-        EMAIL_VERIFICATION_SENT,
-        EMAIL_VERIFIED,
-        MFA_ENABLED,
-        MFA_DISABLED,
-        MFA_FAILURE,
-        RECOVERY_CODE_USED,
-        RECOVERY_CODES_REGENERATED,
-        KEY_ROTATED,
-        API_KEY_CREATED,
-        API_KEY_DELETED,
-    ];
-}
+pub use action::AuditAction;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
@@ -259,9 +186,9 @@ pub fn purge(conn: &mut Conn, before: NaiveDateTime, batch: i64) -> QueryResult<
     }
 }
 
-pub fn count_since(conn: &mut Conn, action: &str, since: NaiveDateTime) -> QueryResult<i64> {
+pub fn count_since(conn: &mut Conn, action: AuditAction, since: NaiveDateTime) -> QueryResult<i64> {
     audit_events::table
-        .filter(audit_events::action.eq(action))
+        .filter(audit_events::action.eq(action.as_str()))
         .filter(audit_events::at.ge(since))
         .count()
         .get_result(conn)
