@@ -16,7 +16,7 @@ use crate::credentials::totp::{self, Code};
 use crate::db::Conn;
 use crate::domain::permission::USERS_WRITE;
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::{Audit, LockedBy, MfaOff};
 use crate::models::mfa_challenges;
 use crate::models::users::{self, User};
 use crate::models::{now, recovery_codes, sessions as session_rows, totp_secrets};
@@ -151,29 +151,24 @@ pub(crate) fn guarded_check(
         Reservation::Granted(a) => a,
         Reservation::Locked(retry) => return Ok(Verdict::Locked(retry)),
     };
-    let event = |name| {
-        NewAuditEvent::new(name, at)
-            .actor(user.id)
-            .target(user.id)
-            .ip(client.ip.as_deref())
-    };
+    let ip = client.ip.as_deref();
     match accept_code(conn, sealer, user.id, check.code, check.stage, at)? {
         Some(factor) => {
             policy.succeed(conn, &attempt)?;
             if factor == Factor::Recovery {
                 let left = recovery_codes::unused(conn, user.id)?;
-                let detail = serde_json::json!({ "remaining": left });
-                audit::record(conn, event(action::RECOVERY_CODE_USED).detail(detail))?;
+                Audit::recovery_code_used(left)
+                    .by_owner(user.id)
+                    .ip(ip)
+                    .record(conn, at)?;
             }
             Ok(Verdict::Right(factor))
         }
         None => {
             let locked = policy.fail(conn, &attempt, at)?;
-            let detail = serde_json::json!({ "reason": "invalid_mfa_code" });
-            audit::record(conn, event(action::MFA_FAILURE).detail(detail))?;
-            if locked {
-                let detail = serde_json::json!({ "reason": "mfa" });
-                audit::record(conn, event(action::LOCKOUT).detail(detail))?;
+            let lockout = locked.then(|| Audit::lockout(LockedBy::Mfa));
+            for event in std::iter::once(Audit::mfa_failure()).chain(lockout) {
+                event.by_owner(user.id).ip(ip).record(conn, at)?;
             }
             Ok(Verdict::Wrong { locked })
         }
@@ -310,14 +305,10 @@ pub async fn confirm_enrollment(
             }
             users::set_mfa_enabled(tx, uid, true, at)?;
             let codes = issue_recovery_codes(tx, uid)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::MFA_ENABLED, at)
-                    .actor(uid)
-                    .target(uid)
-                    .ip(client.ip.as_deref())
-                    .detail(serde_json::json!({ "method": "totp" })),
-            )?;
+            Audit::mfa_enabled()
+                .by_owner(uid)
+                .ip(client.ip.as_deref())
+                .record(tx, at)?;
             Ok(Managed::Done(codes))
         })
         .await?;
@@ -360,13 +351,10 @@ pub async fn regenerate_recovery_codes(
                 refused => return Ok(Managed::Refused(refused)),
             };
             let codes = issue_recovery_codes(conn, uid)?;
-            audit::record(
-                conn,
-                NewAuditEvent::new(action::RECOVERY_CODES_REGENERATED, at)
-                    .actor(uid)
-                    .target(uid)
-                    .ip(client.ip.as_deref()),
-            )?;
+            Audit::recovery_codes_regenerated()
+                .by_owner(uid)
+                .ip(client.ip.as_deref())
+                .record(conn, at)?;
             Ok(Managed::Done((codes, factor)))
         })
         .await?;
@@ -424,14 +412,10 @@ pub async fn disable(
                 refused => return Ok(Managed::Refused(refused)),
             }
             remove_mfa(tx, uid, at)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::MFA_DISABLED, at)
-                    .actor(uid)
-                    .target(uid)
-                    .ip(client.ip.as_deref())
-                    .detail(serde_json::json!({ "by": "user" })),
-            )?;
+            Audit::mfa_disabled(MfaOff::User)
+                .by_owner(uid)
+                .ip(client.ip.as_deref())
+                .record(tx, at)?;
             Ok(Managed::Done(true))
         })
         .await?;
@@ -456,14 +440,13 @@ pub async fn admin_reset(state: &AppState, caller: &Principal, id: i64) -> AppRe
             let was_on = user.mfa_enabled;
             remove_mfa(tx, id, at)?;
             session_rows::revoke_all_for_user(tx, id, None, at)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::MFA_DISABLED, at)
-                    .by(who.by())
-                    .target(id)
-                    .ip(who.client().ip.as_deref())
-                    .detail(serde_json::json!({ "by": "admin", "was_enabled": was_on })),
-            )?;
+            Audit::mfa_disabled(MfaOff::Admin {
+                was_enabled: was_on,
+            })
+            .by(who.by())
+            .target(id)
+            .ip(who.client().ip.as_deref())
+            .record(tx, at)?;
             Ok(())
         })
         .await

@@ -9,7 +9,7 @@ use crate::credentials::totp::Code;
 use crate::db::Conn;
 use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::{Audit, SecondFactor};
 use crate::models::mfa_challenges::{self, MfaChallenge};
 use crate::models::now;
 use crate::models::users::{self, User};
@@ -95,26 +95,22 @@ pub async fn complete_login(
             }
             let check = CodeCheck::new(Stage::Enrolled, &user, &client, code.as_ref());
             let factor = match guarded_check(tx, policy, &sealer, check, at)? {
-                    Verdict::Right(f) => f,
-                    refused => return Ok(SecondStep::Refused(refused)),
-                };
+                Verdict::Right(f) => f,
+                refused => return Ok(SecondStep::Refused(refused)),
+            };
             if mfa_challenges::spend(tx, &hash)? == 0 {
                 return Err(AppError::InvalidMfaToken);
             }
             users::touch_last_login(tx, user.id, at)?;
             let grant = sessions::start(tx, &user, &client, Amr::PasswordAndOtp, ttl, at)?;
-            let method = match factor {
-                Factor::Totp => "totp",
-                Factor::Recovery => "recovery_code",
+            let second = match factor {
+                Factor::Totp => SecondFactor::Totp,
+                Factor::Recovery => SecondFactor::RecoveryCode,
             };
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::LOGIN_SUCCESS, at)
-                    .actor(user.id)
-                    .target(user.id)
-                    .ip(client.ip.as_deref())
-                    .detail(serde_json::json!({ "session_id": grant.session_id, "second_factor": method })),
-            )?;
+            Audit::login_success(&grant.session_id, Some(second))
+                .by_owner(user.id)
+                .ip(client.ip.as_deref())
+                .record(tx, at)?;
             let user = User {
                 last_login_at: Some(at),
                 ..user

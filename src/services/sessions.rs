@@ -7,7 +7,7 @@ use crate::credentials::TokenSubject;
 use crate::db::Conn;
 use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::Audit;
 use crate::models::refresh_tokens::{self, NewRefreshToken};
 use crate::models::sessions::{self, Session};
 use crate::models::users::User;
@@ -118,14 +118,10 @@ pub async fn revoke_own(state: &AppState, caller: &Caller, session_id: String) -
             match sessions::find(tx, &session_id)? {
                 Some(s) if s.user_id == uid && s.is_live(at) => {
                     sessions::revoke(tx, &s.id, at)?;
-                    audit::record(
-                        tx,
-                        NewAuditEvent::new(action::SESSION_REVOKED, at)
-                            .actor(uid)
-                            .target(uid)
-                            .ip(client.ip.as_deref())
-                            .detail(serde_json::json!({ "session_id": s.id })),
-                    )?;
+                    Audit::session_revoked(&s.id)
+                        .by_owner(uid)
+                        .ip(client.ip.as_deref())
+                        .record(tx, at)?;
                     Ok(())
                 }
                 _ => Err(AppError::NotFound("session")),
@@ -163,14 +159,10 @@ pub async fn logout(
             for id in ended {
                 sessions::revoke(tx, &id, at)?;
             }
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::LOGOUT, at)
-                    .actor(uid)
-                    .target(uid)
-                    .ip(client.ip.as_deref())
-                    .detail(serde_json::json!({ "session_id": sid })),
-            )?;
+            Audit::logout(&sid)
+                .by_owner(uid)
+                .ip(client.ip.as_deref())
+                .record(tx, at)?;
             Ok(())
         })
         .await

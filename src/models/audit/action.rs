@@ -79,41 +79,6 @@ impl fmt::Display for AuditAction {
     }
 }
 
-// The names as constants, for the callers that still name actions by text.
-pub const REGISTER: &str = AuditAction::Register.as_str();
-pub const LOGIN_SUCCESS: &str = AuditAction::LoginSuccess.as_str();
-pub const LOGIN_FAILURE: &str = AuditAction::LoginFailure.as_str();
-pub const LOCKOUT: &str = AuditAction::Lockout.as_str();
-pub const PASSWORD_CHANGE: &str = AuditAction::PasswordChange.as_str();
-pub const PASSWORD_CHANGE_FAILURE: &str = AuditAction::PasswordChangeFailure.as_str();
-pub const REFRESH_REUSE_DETECTED: &str = AuditAction::RefreshReuseDetected.as_str();
-pub const REFRESH_REPLAYED: &str = AuditAction::RefreshReplayed.as_str();
-pub const LOGOUT: &str = AuditAction::Logout.as_str();
-pub const SESSION_REVOKED: &str = AuditAction::SessionRevoked.as_str();
-pub const SESSIONS_REVOKED: &str = AuditAction::SessionsRevoked.as_str();
-pub const USER_CREATED: &str = AuditAction::UserCreated.as_str();
-pub const ROLE_CHANGE: &str = AuditAction::RoleChange.as_str();
-pub const USER_DISABLED: &str = AuditAction::UserDisabled.as_str();
-pub const USER_ENABLED: &str = AuditAction::UserEnabled.as_str();
-pub const USER_DELETED: &str = AuditAction::UserDeleted.as_str();
-pub const UNLOCK: &str = AuditAction::Unlock.as_str();
-pub const ADMIN_BOOTSTRAPPED: &str = AuditAction::AdminBootstrapped.as_str();
-pub const ROLE_CREATED: &str = AuditAction::RoleCreated.as_str();
-pub const ROLE_UPDATED: &str = AuditAction::RoleUpdated.as_str();
-pub const ROLE_DELETED: &str = AuditAction::RoleDeleted.as_str();
-pub const PASSWORD_RESET_REQUESTED: &str = AuditAction::PasswordResetRequested.as_str();
-pub const PASSWORD_RESET: &str = AuditAction::PasswordReset.as_str();
-pub const EMAIL_VERIFICATION_SENT: &str = AuditAction::EmailVerificationSent.as_str();
-pub const EMAIL_VERIFIED: &str = AuditAction::EmailVerified.as_str();
-pub const MFA_ENABLED: &str = AuditAction::MfaEnabled.as_str();
-pub const MFA_DISABLED: &str = AuditAction::MfaDisabled.as_str();
-pub const MFA_FAILURE: &str = AuditAction::MfaFailure.as_str();
-pub const RECOVERY_CODE_USED: &str = AuditAction::RecoveryCodeUsed.as_str();
-pub const RECOVERY_CODES_REGENERATED: &str = AuditAction::RecoveryCodesRegenerated.as_str();
-pub const KEY_ROTATED: &str = AuditAction::KeyRotated.as_str();
-pub const API_KEY_CREATED: &str = AuditAction::ApiKeyCreated.as_str();
-pub const API_KEY_DELETED: &str = AuditAction::ApiKeyDeleted.as_str();
-
 #[cfg(test)]
 mod tests {
     use super::AuditAction;

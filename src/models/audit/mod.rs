@@ -1,5 +1,5 @@
 //! The `audit_events` table: an append-only record written in the same transaction
-//! as the change it describes.
+//! as the change it describes ([`Audit`]), and read back by admins.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -8,10 +8,21 @@ use crate::db::{Conn, MultiBackend};
 use crate::models::{matched, Count, Window, COUNT_CAP};
 use crate::schema::audit_events;
 
-pub mod action;
+mod action;
+mod constructors;
+mod detail;
+mod record;
+#[cfg(test)]
+mod tests;
 
 pub use action::AuditAction;
+pub use detail::{
+    Delivery, KeyRotation, LockedBy, LoginName, LoginRefused, MfaOff, PermissionDiff, SecondFactor,
+};
+pub use record::{Audit, By};
 
+/// A recorded event as read back. `action` stays text: the trail shows whatever a row
+/// holds, and is filtered by any name, known or not.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
 pub struct AuditEvent {
@@ -22,90 +33,6 @@ pub struct AuditEvent {
     pub target_id: Option<i64>,
     pub ip: Option<String>,
     pub detail: String,
-}
-
-/// Who caused an event: a person, an API key, or (both `None`) nobody signed in.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct By {
-    pub actor: Option<i64>,
-    pub api_key: Option<i64>,
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = audit_events)]
-pub struct NewAuditEvent<'a> {
-    pub at: NaiveDateTime,
-    pub actor_id: Option<i64>,
-    pub action: &'a str,
-    pub target_id: Option<i64>,
-    pub ip: Option<&'a str>,
-    pub detail: String,
-    /// The API key that caused the event (`detail.api_key_id`; the actor is null).
-    #[diesel(skip_insertion)]
-    pub api_key_id: Option<i64>,
-}
-
-impl<'a> NewAuditEvent<'a> {
-    pub fn new(action: &'a str, at: NaiveDateTime) -> Self {
-        NewAuditEvent {
-            at,
-            actor_id: None,
-            action,
-            target_id: None,
-            ip: None,
-            detail: "{}".into(),
-            api_key_id: None,
-        }
-    }
-
-    /// Caused by an API key rather than a person: `actor_id` stays null and the key's
-    /// id goes into `detail.api_key_id`.
-    pub fn api_key(mut self, id: i64) -> Self {
-        self.api_key_id = Some(id);
-        self
-    }
-
-    /// Caused by `by`: a person (the actor) or an API key.
-    pub fn by(mut self, by: By) -> Self {
-        self.actor_id = by.actor;
-        self.api_key_id = by.api_key;
-        self
-    }
-
-    pub fn actor(mut self, id: i64) -> Self {
-        self.actor_id = Some(id);
-        self
-    }
-
-    pub fn target(mut self, id: i64) -> Self {
-        self.target_id = Some(id);
-        self
-    }
-
-    pub fn ip(mut self, ip: Option<&'a str>) -> Self {
-        self.ip = ip;
-        self
-    }
-
-    pub fn detail(mut self, detail: serde_json::Value) -> Self {
-        self.detail = detail.to_string();
-        self
-    }
-}
-
-pub fn record(conn: &mut Conn, mut event: NewAuditEvent<'_>) -> QueryResult<usize> {
-    if let Some(key) = event.api_key_id {
-        let mut detail: serde_json::Value =
-            serde_json::from_str(&event.detail).unwrap_or_else(|_| serde_json::json!({}));
-        if let Some(map) = detail.as_object_mut() {
-            map.insert("api_key_id".into(), key.into());
-        }
-        event.detail = detail.to_string();
-        event.actor_id = None;
-    }
-    diesel::insert_into(audit_events::table)
-        .values(&event)
-        .execute(conn)
 }
 
 #[derive(Debug, Default, Clone)]
