@@ -11,7 +11,7 @@
 //!    change, disable or deletion committing later revokes it. For an account with a
 //!    second factor it issues the second step's token instead (`services::mfa_login`).
 
-use crate::domain::{Amr, Email};
+use crate::domain::Email;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{Audit, LockedBy, LoginName, LoginRefused};
 use crate::models::now;
@@ -210,16 +210,7 @@ async fn settle_right_password(
                 }
             }
             policy.succeed(tx, &attempt)?;
-            users::touch_last_login(tx, user.id, at)?;
-            let grant = sessions::start(tx, &user, &client, Amr::Password, ttl, at)?;
-            Audit::login_success(&grant.session_id, None)
-                .by_owner(user.id)
-                .ip(client.ip.as_deref())
-                .record(tx, at)?;
-            let user = User {
-                last_login_at: Some(at),
-                ..user
-            };
+            let (user, grant) = sessions::start_login(tx, user, &client, None, ttl, at)?;
             Ok(Settled::LoggedIn(user, grant))
         })
         .await

@@ -7,9 +7,8 @@ use chrono::{Duration, NaiveDateTime};
 use crate::credentials::refresh::hash_token;
 use crate::credentials::totp::Code;
 use crate::db::Conn;
-use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{Audit, SecondFactor};
+use crate::models::audit::SecondFactor;
 use crate::models::mfa_challenges::{self, MfaChallenge};
 use crate::models::now;
 use crate::models::users::{self, User};
@@ -101,20 +100,11 @@ pub async fn complete_login(
             if mfa_challenges::spend(tx, &hash)? == 0 {
                 return Err(AppError::InvalidMfaToken);
             }
-            users::touch_last_login(tx, user.id, at)?;
-            let grant = sessions::start(tx, &user, &client, Amr::PasswordAndOtp, ttl, at)?;
             let second = match factor {
                 Factor::Totp => SecondFactor::Totp,
                 Factor::Recovery => SecondFactor::RecoveryCode,
             };
-            Audit::login_success(&grant.session_id, Some(second))
-                .by_owner(user.id)
-                .ip(client.ip.as_deref())
-                .record(tx, at)?;
-            let user = User {
-                last_login_at: Some(at),
-                ..user
-            };
+            let (user, grant) = sessions::start_login(tx, user, &client, Some(second), ttl, at)?;
             Ok(SecondStep::LoggedIn(Box::new(user), grant, factor))
         })
         .await;
