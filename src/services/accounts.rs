@@ -3,7 +3,7 @@
 use crate::domain::permission::USERS_WRITE;
 use crate::domain::{Email, Password, RoleName};
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, By, NewAuditEvent};
+use crate::models::audit::{Audit, LockedBy};
 use crate::models::email_tokens::{self, RESET};
 use crate::models::outbox::{EMAIL_VERIFICATION, PASSWORD_CHANGED};
 use crate::models::users::{self, NewUser, User};
@@ -70,24 +70,11 @@ pub async fn create_user(
                 AppError::Conflict => AppError::EmailTaken,
                 other => other,
             })?;
-            let (name, by) = match &actor {
-                Some(a) => (action::USER_CREATED, a.by()),
-                None => (
-                    action::REGISTER,
-                    By {
-                        actor: Some(user.id),
-                        api_key: None,
-                    },
-                ),
+            let event = match &actor {
+                Some(a) => Audit::user_created(&user.email, &user.role).by(a.by()),
+                None => Audit::register(&user.email, &user.role).actor(user.id),
             };
-            audit::record(
-                conn,
-                NewAuditEvent::new(name, at)
-                    .by(by)
-                    .target(user.id)
-                    .ip(ip.as_deref())
-                    .detail(serde_json::json!({ "email": user.email, "role": user.role })),
-            )?;
+            event.target(user.id).ip(ip.as_deref()).record(conn, at)?;
             let queued = queue_if_on(conn, mail_on, EMAIL_VERIFICATION, &user, ip.as_deref(), at)?;
             Ok((user, queued))
         })
@@ -204,13 +191,10 @@ pub async fn change_password(
                 at,
             )?;
             let grant = sessions::start(tx, &user, &client, amr, ttl, at)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::PASSWORD_CHANGE, at)
-                    .actor(uid)
-                    .target(uid)
-                    .ip(client.ip.as_deref()),
-            )?;
+            Audit::password_change()
+                .by_owner(uid)
+                .ip(client.ip.as_deref())
+                .record(tx, at)?;
             Ok(PasswordChange::Done(Box::new(user), grant, queued))
         })
         .await?;
@@ -239,17 +223,9 @@ async fn wrong_current_password(
         .transaction(move |conn| {
             let at = now();
             let locked = policy.fail(conn, &attempt, at)?;
-            let event = |name| {
-                NewAuditEvent::new(name, at)
-                    .actor(uid)
-                    .target(uid)
-                    .ip(ip.as_deref())
-            };
-            let detail = serde_json::json!({ "reason": "invalid_credentials" });
-            audit::record(conn, event(action::PASSWORD_CHANGE_FAILURE).detail(detail))?;
-            if locked {
-                let detail = serde_json::json!({ "reason": "password_change" });
-                audit::record(conn, event(action::LOCKOUT).detail(detail))?;
+            let lockout = locked.then(|| Audit::lockout(LockedBy::PasswordChange));
+            for event in std::iter::once(Audit::password_change_failure()).chain(lockout) {
+                event.by_owner(uid).ip(ip.as_deref()).record(conn, at)?;
             }
             Ok(locked)
         })

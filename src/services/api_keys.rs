@@ -14,7 +14,7 @@ use crate::domain::permission::KEYS_MANAGE;
 use crate::domain::Permission;
 use crate::error::{AppError, AppResult};
 use crate::models::api_keys::{self, ApiKey, NewApiKey};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::Audit;
 use crate::models::now;
 use crate::services::{authorize, Principal};
 use crate::state::AppState;
@@ -79,17 +79,10 @@ pub async fn create(
                     expires_at: expires_in_days.map(|d| at + Duration::days(i64::from(d))),
                 },
             )?;
-            audit::record(
-                conn,
-                NewAuditEvent::new(action::API_KEY_CREATED, at)
-                    .by(by)
-                    .ip(ip.as_deref())
-                    .detail(serde_json::json!({
-                        "key_id": row.id,
-                        "name": row.name,
-                        "permissions": granted,
-                    })),
-            )?;
+            Audit::api_key_created(row.id, &row.name, &granted)
+                .by(by)
+                .ip(ip.as_deref())
+                .record(conn, at)?;
             Ok(row)
         })
         .await?;
@@ -111,13 +104,10 @@ pub async fn delete(state: &AppState, caller: &Principal, id: i64) -> AppResult<
         .change(move |tx| {
             let key = api_keys::find(tx, id)?.ok_or(AppError::NotFound("API key"))?;
             api_keys::delete(tx, id)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::API_KEY_DELETED, now())
-                    .by(by)
-                    .ip(ip.as_deref())
-                    .detail(serde_json::json!({ "key_id": id, "name": key.name })),
-            )?;
+            Audit::api_key_deleted(id, &key.name)
+                .by(by)
+                .ip(ip.as_deref())
+                .record(tx, now())?;
             Ok(())
         })
         .await

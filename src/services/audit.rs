@@ -4,7 +4,7 @@ use chrono::Duration;
 
 use crate::domain::Listing;
 use crate::error::AppResult;
-use crate::models::audit::{self, action, AuditEvent, AuditFilter};
+use crate::models::audit::{self, AuditAction, AuditEvent, AuditFilter};
 use crate::models::{now, users};
 use crate::services::{Page, PageRequest};
 use crate::state::AppState;
@@ -43,8 +43,8 @@ pub async fn stats(state: &AppState) -> AppResult<Stats> {
                 users_total: counts.total,
                 admins_total: counts.admins,
                 disabled_total: counts.disabled,
-                logins_24h: audit::count_since(conn, action::LOGIN_SUCCESS, since)?,
-                failed_logins_24h: audit::count_since(conn, action::LOGIN_FAILURE, since)?,
+                logins_24h: audit::count_since(conn, AuditAction::LoginSuccess, since)?,
+                failed_logins_24h: audit::count_since(conn, AuditAction::LoginFailure, since)?,
                 mfa_enabled_total: counts.mfa_enabled,
             })
         })

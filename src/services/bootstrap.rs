@@ -5,7 +5,7 @@ use crate::db::Db;
 use crate::domain::role::ADMIN;
 use crate::domain::{Email, Password};
 use crate::error::AppError;
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::Audit;
 use crate::models::now;
 use crate::models::users::{self, NewUser, User};
 use crate::settings::Settings;
@@ -66,10 +66,9 @@ pub fn create_admin(
                 email_verified: true,
             },
         )?;
-        audit::record(
-            conn,
-            NewAuditEvent::new(action::ADMIN_BOOTSTRAPPED, at).target(user.id),
-        )?;
+        Audit::admin_bootstrapped()
+            .target(user.id)
+            .record(conn, at)?;
         Ok(user)
     })
 }

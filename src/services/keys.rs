@@ -19,7 +19,7 @@ use crate::credentials::keys::{self, NewKeyPair};
 use crate::credentials::sealed::Sealer;
 use crate::db::{Conn, Db};
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, By, NewAuditEvent};
+use crate::models::audit::{Audit, By, KeyRotation};
 use crate::models::auth_state::track;
 use crate::models::signing_keys::{self, NewSigningKey, SigningKeyRow};
 use crate::models::{locks, now};
@@ -114,16 +114,14 @@ fn rotate_blocking(
                 public_jwk: &jwk,
             };
             signing_keys::rotate(tx, &new, at)?;
-            let event =
-                NewAuditEvent::new(action::KEY_ROTATED, at)
-                    .by(by)
-                    .detail(serde_json::json!({
-                        "kid": pair.kid,
-                        "alg": alg.name(),
-                        "previous_kid": current.map(|c| c.kid),
-                        "reason": reason.as_str(),
-                    }));
-            audit::record(tx, event)?;
+            Audit::key_rotated(KeyRotation {
+                kid: &pair.kid,
+                alg: alg.name(),
+                previous_kid: current.as_ref().map(|c| c.kid.as_str()),
+                reason: reason.as_str(),
+            })
+            .by(by)
+            .record(tx, at)?;
             Ok(Some(pair.kid.clone()))
         })
     })?;

@@ -11,9 +11,9 @@
 //!    change, disable or deletion committing later revokes it. For an account with a
 //!    second factor it issues the second step's token instead (`services::mfa_login`).
 
-use crate::domain::{Amr, Email};
+use crate::domain::Email;
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::{Audit, LockedBy, LoginName, LoginRefused};
 use crate::models::now;
 use crate::models::users::{self, User};
 use crate::net::ClientInfo;
@@ -25,6 +25,7 @@ use crate::services::sessions::{self, sign_in, Grant, SignedIn};
 use crate::state::AppState;
 
 /// What was typed into the email field, as far as the server keeps it.
+#[derive(Clone)]
 enum Identifier {
     Email(Email),
     /// Not an address: it names no account, and is kept only as a keyed hash (people
@@ -54,12 +55,10 @@ impl Identifier {
     }
 
     /// What the audit trail may show.
-    fn audit_detail(&self, reason: &str) -> serde_json::Value {
+    fn audit_name(&self) -> LoginName<'_> {
         match self {
-            Identifier::Email(e) => serde_json::json!({ "email": e.as_str(), "reason": reason }),
-            Identifier::Malformed(_) => {
-                serde_json::json!({ "malformed_email": true, "reason": reason })
-            }
+            Identifier::Email(e) => LoginName::Email(e.as_str()),
+            Identifier::Malformed(_) => LoginName::Malformed,
         }
     }
 }
@@ -167,9 +166,7 @@ async fn settle_right_password(
 ) -> AppResult<Settled> {
     let ttl = state.settings.auth.refresh_token_ttl_secs;
     let gate = Gate::from_settings(&state.settings.auth);
-    let (attempt, client) = (attempt.clone(), client.clone());
-    let disabled_detail = identifier.audit_detail("disabled");
-    let unverified_detail = identifier.audit_detail("email_not_verified");
+    let (attempt, client, identifier) = (attempt.clone(), client.clone(), identifier.clone());
     state
         .change(move |tx| {
             let at = now();
@@ -180,11 +177,10 @@ async fn settle_right_password(
                 version: checked.password_version,
             };
             let refused = gate.decide(tx, &user, proof, at)?.err();
-            let failure = |detail| {
-                NewAuditEvent::new(action::LOGIN_FAILURE, at)
+            let failure = |reason| {
+                Audit::login_failure(identifier.audit_name(), reason)
                     .target(user.id)
                     .ip(client.ip.as_deref())
-                    .detail(detail)
             };
             match refused {
                 None => {}
@@ -192,12 +188,12 @@ async fn settle_right_password(
                 // The right password: no failure to count, but no session either.
                 Some(Refusal::Disabled) => {
                     policy.release(tx, &attempt)?;
-                    audit::record(tx, failure(disabled_detail))?;
+                    failure(LoginRefused::Disabled).record(tx, at)?;
                     return Ok(Settled::Disabled);
                 }
                 Some(Refusal::Unverified) => {
                     policy.release(tx, &attempt)?;
-                    audit::record(tx, failure(unverified_detail))?;
+                    failure(LoginRefused::EmailNotVerified).record(tx, at)?;
                     return Ok(Settled::Unverified);
                 }
                 // Not a failure, but it clears nothing either: only the second factor
@@ -214,20 +210,7 @@ async fn settle_right_password(
                 }
             }
             policy.succeed(tx, &attempt)?;
-            users::touch_last_login(tx, user.id, at)?;
-            let grant = sessions::start(tx, &user, &client, Amr::Password, ttl, at)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::LOGIN_SUCCESS, at)
-                    .actor(user.id)
-                    .target(user.id)
-                    .ip(client.ip.as_deref())
-                    .detail(serde_json::json!({ "session_id": grant.session_id })),
-            )?;
-            let user = User {
-                last_login_at: Some(at),
-                ..user
-            };
+            let (user, grant) = sessions::start_login(tx, user, &client, None, ttl, at)?;
             Ok(Settled::LoggedIn(user, grant))
         })
         .await
@@ -242,22 +225,19 @@ async fn record_failure(
     identifier: Identifier,
     client: ClientInfo,
 ) -> AppResult<()> {
-    let detail = identifier.audit_detail("invalid_credentials");
     let locked = state
         .db
         .transaction(move |conn| {
             let at = now();
             let locked = policy.fail(conn, &attempt, at)?;
-            let event = |name| {
-                let e = NewAuditEvent::new(name, at).ip(client.ip.as_deref());
-                match target {
-                    Some(t) => e.target(t),
-                    None => e,
-                }
-            };
-            audit::record(conn, event(action::LOGIN_FAILURE).detail(detail.clone()))?;
-            if locked {
-                audit::record(conn, event(action::LOCKOUT).detail(detail))?;
+            let name = identifier.audit_name();
+            let failure = Audit::login_failure(name, LoginRefused::InvalidCredentials);
+            let lockout = locked.then(|| Audit::lockout(LockedBy::Login(name)));
+            for event in std::iter::once(failure).chain(lockout) {
+                event
+                    .target(target)
+                    .ip(client.ip.as_deref())
+                    .record(conn, at)?;
             }
             Ok(locked)
         })

@@ -16,7 +16,7 @@ use crate::credentials::totp::{self, Code};
 use crate::db::Conn;
 use crate::domain::permission::USERS_WRITE;
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::{Audit, LockedBy, MfaOff};
 use crate::models::mfa_challenges;
 use crate::models::users::{self, User};
 use crate::models::{now, recovery_codes, sessions as session_rows, totp_secrets};
@@ -41,6 +41,40 @@ pub(crate) enum Factor {
     Recovery,
 }
 
+/// What a code is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Confirming an enrollment: a code of the pending secret, which it confirms (there
+    /// are no recovery codes yet).
+    Enrolling,
+    /// MFA is on: a code of the confirmed secret, or an unused recovery code.
+    Enrolled,
+}
+
+/// One code to check: whose, sent from where, and against what.
+pub(crate) struct CodeCheck<'a> {
+    user: &'a User,
+    client: &'a ClientInfo,
+    code: Option<&'a Code>,
+    stage: Stage,
+}
+
+impl<'a> CodeCheck<'a> {
+    pub(crate) fn new(
+        stage: Stage,
+        user: &'a User,
+        client: &'a ClientInfo,
+        code: Option<&'a Code>,
+    ) -> Self {
+        CodeCheck {
+            user,
+            client,
+            code,
+            stage,
+        }
+    }
+}
+
 /// How a guarded code check ended.
 pub(crate) enum Verdict {
     Right(Factor),
@@ -59,16 +93,17 @@ fn unix(at: NaiveDateTime) -> u64 {
 }
 
 /// True when `code` is the user's: a TOTP code of a step later than any accepted
-/// before (`confirm`: of the pending secret, which it confirms), or an unused
-/// recovery code, which it spends.
+/// before (of the pending secret when `Enrolling`), or an unused recovery code, which
+/// it spends.
 fn accept_code(
     conn: &mut Conn,
     sealer: &Sealer,
     user_id: i64,
     code: Option<&Code>,
-    confirm: bool,
+    stage: Stage,
     at: NaiveDateTime,
 ) -> AppResult<Option<Factor>> {
+    let confirm = stage == Stage::Enrolling;
     match code {
         Some(Code::Totp(digits)) => {
             let Some(row) = totp_secrets::find(conn, user_id)? else {
@@ -98,19 +133,16 @@ fn accept_code(
     }
 }
 
-/// Checks `code` for `user` under the lockout, and audits the outcome. Call inside
-/// the transaction that acts on a right code.
-#[allow(clippy::too_many_arguments)]
+/// Checks a code under the lockout, and audits the outcome. Call inside the
+/// transaction that acts on a right code.
 pub(crate) fn guarded_check(
     conn: &mut Conn,
     policy: Policy,
     sealer: &Sealer,
-    user: &User,
-    client: &ClientInfo,
-    code: Option<&Code>,
-    confirm: bool,
+    check: CodeCheck<'_>,
     at: NaiveDateTime,
 ) -> AppResult<Verdict> {
+    let (user, client) = (check.user, check.client);
     let keys = AttemptKeys {
         account: user.email.clone(),
         client: client.lockout_key(),
@@ -119,29 +151,24 @@ pub(crate) fn guarded_check(
         Reservation::Granted(a) => a,
         Reservation::Locked(retry) => return Ok(Verdict::Locked(retry)),
     };
-    let event = |name| {
-        NewAuditEvent::new(name, at)
-            .actor(user.id)
-            .target(user.id)
-            .ip(client.ip.as_deref())
-    };
-    match accept_code(conn, sealer, user.id, code, confirm, at)? {
+    let ip = client.ip.as_deref();
+    match accept_code(conn, sealer, user.id, check.code, check.stage, at)? {
         Some(factor) => {
             policy.succeed(conn, &attempt)?;
             if factor == Factor::Recovery {
                 let left = recovery_codes::unused(conn, user.id)?;
-                let detail = serde_json::json!({ "remaining": left });
-                audit::record(conn, event(action::RECOVERY_CODE_USED).detail(detail))?;
+                Audit::recovery_code_used(left)
+                    .by_owner(user.id)
+                    .ip(ip)
+                    .record(conn, at)?;
             }
             Ok(Verdict::Right(factor))
         }
         None => {
             let locked = policy.fail(conn, &attempt, at)?;
-            let detail = serde_json::json!({ "reason": "invalid_mfa_code" });
-            audit::record(conn, event(action::MFA_FAILURE).detail(detail))?;
-            if locked {
-                let detail = serde_json::json!({ "reason": "mfa" });
-                audit::record(conn, event(action::LOCKOUT).detail(detail))?;
+            let lockout = locked.then(|| Audit::lockout(LockedBy::Mfa));
+            for event in std::iter::once(Audit::mfa_failure()).chain(lockout) {
+                event.by_owner(user.id).ip(ip).record(conn, at)?;
             }
             Ok(Verdict::Wrong { locked })
         }
@@ -271,20 +298,17 @@ pub async fn confirm_enrollment(
                 Some(row) if !row.confirmed && row.security_stamp == user.security_stamp => {}
                 _ => return Err(AppError::NoEnrollment),
             }
-            match guarded_check(tx, policy, &sealer, &user, &client, code.as_ref(), true, at)? {
+            let check = CodeCheck::new(Stage::Enrolling, &user, &client, code.as_ref());
+            match guarded_check(tx, policy, &sealer, check, at)? {
                 Verdict::Right(_) => {}
                 refused => return Ok(Managed::Refused(refused)),
             }
             users::set_mfa_enabled(tx, uid, true, at)?;
             let codes = issue_recovery_codes(tx, uid)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::MFA_ENABLED, at)
-                    .actor(uid)
-                    .target(uid)
-                    .ip(client.ip.as_deref())
-                    .detail(serde_json::json!({ "method": "totp" })),
-            )?;
+            Audit::mfa_enabled()
+                .by_owner(uid)
+                .ip(client.ip.as_deref())
+                .record(tx, at)?;
             Ok(Managed::Done(codes))
         })
         .await?;
@@ -321,27 +345,16 @@ pub async fn regenerate_recovery_codes(
             if !user.mfa_enabled {
                 return Err(AppError::NoEnrollment);
             }
-            let factor = match guarded_check(
-                conn,
-                policy,
-                &sealer,
-                &user,
-                &client,
-                code.as_ref(),
-                false,
-                at,
-            )? {
+            let check = CodeCheck::new(Stage::Enrolled, &user, &client, code.as_ref());
+            let factor = match guarded_check(conn, policy, &sealer, check, at)? {
                 Verdict::Right(f) => f,
                 refused => return Ok(Managed::Refused(refused)),
             };
             let codes = issue_recovery_codes(conn, uid)?;
-            audit::record(
-                conn,
-                NewAuditEvent::new(action::RECOVERY_CODES_REGENERATED, at)
-                    .actor(uid)
-                    .target(uid)
-                    .ip(client.ip.as_deref()),
-            )?;
+            Audit::recovery_codes_regenerated()
+                .by_owner(uid)
+                .ip(client.ip.as_deref())
+                .record(conn, at)?;
             Ok(Managed::Done((codes, factor)))
         })
         .await?;
@@ -393,28 +406,16 @@ pub async fn disable(
             if !user.mfa_enabled {
                 return Ok(Managed::Done(false));
             }
-            match guarded_check(
-                tx,
-                policy,
-                &sealer,
-                &user,
-                &client,
-                code.as_ref(),
-                false,
-                at,
-            )? {
+            let check = CodeCheck::new(Stage::Enrolled, &user, &client, code.as_ref());
+            match guarded_check(tx, policy, &sealer, check, at)? {
                 Verdict::Right(_) => {}
                 refused => return Ok(Managed::Refused(refused)),
             }
             remove_mfa(tx, uid, at)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::MFA_DISABLED, at)
-                    .actor(uid)
-                    .target(uid)
-                    .ip(client.ip.as_deref())
-                    .detail(serde_json::json!({ "by": "user" })),
-            )?;
+            Audit::mfa_disabled(MfaOff::User)
+                .by_owner(uid)
+                .ip(client.ip.as_deref())
+                .record(tx, at)?;
             Ok(Managed::Done(true))
         })
         .await?;
@@ -439,14 +440,13 @@ pub async fn admin_reset(state: &AppState, caller: &Principal, id: i64) -> AppRe
             let was_on = user.mfa_enabled;
             remove_mfa(tx, id, at)?;
             session_rows::revoke_all_for_user(tx, id, None, at)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::MFA_DISABLED, at)
-                    .by(who.by())
-                    .target(id)
-                    .ip(who.client().ip.as_deref())
-                    .detail(serde_json::json!({ "by": "admin", "was_enabled": was_on })),
-            )?;
+            Audit::mfa_disabled(MfaOff::Admin {
+                was_enabled: was_on,
+            })
+            .by(who.by())
+            .target(id)
+            .ip(who.client().ip.as_deref())
+            .record(tx, at)?;
             Ok(())
         })
         .await

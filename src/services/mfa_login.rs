@@ -7,9 +7,8 @@ use chrono::{Duration, NaiveDateTime};
 use crate::credentials::refresh::hash_token;
 use crate::credentials::totp::Code;
 use crate::db::Conn;
-use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::SecondFactor;
 use crate::models::mfa_challenges::{self, MfaChallenge};
 use crate::models::now;
 use crate::models::users::{self, User};
@@ -17,7 +16,7 @@ use crate::net::ClientInfo;
 use crate::secret::random_url_safe;
 use crate::services::admission::{Gate, Proof, Refusal};
 use crate::services::lockout::Policy;
-use crate::services::mfa::{counted, guarded_check, refusal, Factor, Verdict};
+use crate::services::mfa::{counted, guarded_check, refusal, CodeCheck, Factor, Stage, Verdict};
 use crate::services::sessions::{self, sign_in, Grant, SignedIn};
 use crate::state::AppState;
 
@@ -93,32 +92,19 @@ pub async fn complete_login(
                 Ok(()) | Err(Refusal::Stale) => return Ok(SecondStep::InvalidToken),
                 Err(refusal) => return Ok(SecondStep::Barred(refusal)),
             }
-            let factor =
-                match guarded_check(tx, policy, &sealer, &user, &client, code.as_ref(), false, at)? {
-                    Verdict::Right(f) => f,
-                    refused => return Ok(SecondStep::Refused(refused)),
-                };
+            let check = CodeCheck::new(Stage::Enrolled, &user, &client, code.as_ref());
+            let factor = match guarded_check(tx, policy, &sealer, check, at)? {
+                Verdict::Right(f) => f,
+                refused => return Ok(SecondStep::Refused(refused)),
+            };
             if mfa_challenges::spend(tx, &hash)? == 0 {
                 return Err(AppError::InvalidMfaToken);
             }
-            users::touch_last_login(tx, user.id, at)?;
-            let grant = sessions::start(tx, &user, &client, Amr::PasswordAndOtp, ttl, at)?;
-            let method = match factor {
-                Factor::Totp => "totp",
-                Factor::Recovery => "recovery_code",
+            let second = match factor {
+                Factor::Totp => SecondFactor::Totp,
+                Factor::Recovery => SecondFactor::RecoveryCode,
             };
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::LOGIN_SUCCESS, at)
-                    .actor(user.id)
-                    .target(user.id)
-                    .ip(client.ip.as_deref())
-                    .detail(serde_json::json!({ "session_id": grant.session_id, "second_factor": method })),
-            )?;
-            let user = User {
-                last_login_at: Some(at),
-                ..user
-            };
+            let (user, grant) = sessions::start_login(tx, user, &client, Some(second), ttl, at)?;
             Ok(SecondStep::LoggedIn(Box::new(user), grant, factor))
         })
         .await;

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 
 use crate::credentials::refresh::hash_token;
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::Audit;
 use crate::models::{now, refresh_tokens, sessions, users};
 use crate::net::ClientInfo;
 use crate::services::Principal;
@@ -91,13 +91,10 @@ pub async fn revoke(state: &AppState, token: String, client: ClientInfo) -> AppR
             if !ours || !session.is_live(at) || sessions::revoke(tx, &sid, at)? == 0 {
                 return Ok(());
             }
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::SESSION_REVOKED, at)
-                    .target(session.user_id)
-                    .ip(client.ip.as_deref())
-                    .detail(serde_json::json!({ "session_id": sid, "via": "oauth_revoke" })),
-            )?;
+            Audit::session_revoked_by_oauth(&sid)
+                .target(session.user_id)
+                .ip(client.ip.as_deref())
+                .record(tx, at)?;
             Ok(())
         })
         .await

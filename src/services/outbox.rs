@@ -18,7 +18,7 @@ use chrono::{Duration, NaiveDateTime};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::mail::{compose, Composed, Mailer};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::{Audit, Delivery};
 use crate::models::email_tokens::{RESET, VERIFY};
 use crate::models::outbox::{
     self, OutboxRow, EMAIL_VERIFICATION, PASSWORD_CHANGED, PASSWORD_RESET,
@@ -195,13 +195,10 @@ fn prepare(conn: &mut Conn, row: &OutboxRow, settings: &Settings) -> AppResult<P
             }
             if row.user_id.is_none() {
                 outbox::set_user(conn, row.id, user.id)?;
-                audit::record(
-                    conn,
-                    NewAuditEvent::new(action::PASSWORD_RESET_REQUESTED, at)
-                        .target(user.id)
-                        .ip(row.ip.as_deref())
-                        .detail(serde_json::json!({ "delivery": "email" })),
-                )?;
+                Audit::password_reset_requested(Delivery::Email)
+                    .target(user.id)
+                    .ip(row.ip.as_deref())
+                    .record(conn, at)?;
             }
             let (token, expires) = issue_token(conn, &user, RESET, auth.reset_token_ttl_secs, at)?;
             let link = compose::link(&settings.email.reset_link, &token);
@@ -219,13 +216,10 @@ fn prepare(conn: &mut Conn, row: &OutboxRow, settings: &Settings) -> AppResult<P
             }
             let (token, expires) =
                 issue_token(conn, &user, VERIFY, auth.verify_token_ttl_secs, at)?;
-            audit::record(
-                conn,
-                NewAuditEvent::new(action::EMAIL_VERIFICATION_SENT, at)
-                    .target(user.id)
-                    .ip(row.ip.as_deref())
-                    .detail(serde_json::json!({ "email": user.email })),
-            )?;
+            Audit::email_verification_sent(&user.email)
+                .target(user.id)
+                .ip(row.ip.as_deref())
+                .record(conn, at)?;
             let link = compose::link(&settings.email.verify_link, &token);
             compose::email_verification(&user.email, &link, auth.verify_token_ttl_secs, expires)
         }

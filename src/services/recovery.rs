@@ -23,7 +23,7 @@ use crate::domain::permission::USERS_WRITE;
 use crate::domain::{Email, Password};
 use crate::error::{AppError, AppResult};
 use crate::mail::compose::link;
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::{Audit, Delivery};
 use crate::models::email_tokens::{self, NewEmailToken, RESET, VERIFY};
 use crate::models::outbox::{self, NewMail, EMAIL_VERIFICATION, PASSWORD_CHANGED, PASSWORD_RESET};
 use crate::models::users::{self, User};
@@ -157,12 +157,7 @@ pub async fn confirm_reset(state: &AppState, token: String, new_password: String
             users::set_email_verified(tx, user.id, at)?;
             email_tokens::void_all(tx, user.id, RESET)?;
             let queued = queue_if_on(tx, mail_on, PASSWORD_CHANGED, &user, None, at)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::PASSWORD_RESET, at)
-                    .actor(user.id)
-                    .target(user.id),
-            )?;
+            Audit::password_reset().by_owner(user.id).record(tx, at)?;
             Ok(queued)
         })
         .await?;
@@ -213,13 +208,9 @@ pub async fn confirm_verification(state: &AppState, token: String) -> AppResult<
                 return Err(AppError::InvalidVerificationToken);
             }
             users::set_email_verified(tx, user.id, at)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::EMAIL_VERIFIED, at)
-                    .actor(user.id)
-                    .target(user.id)
-                    .detail(serde_json::json!({ "email": user.email })),
-            )?;
+            Audit::email_verified(&user.email)
+                .by_owner(user.id)
+                .record(tx, at)?;
             Ok(())
         })
         .await
@@ -257,15 +248,15 @@ pub async fn admin_reset(
             let at = now();
             let user = users::lock(conn, id)?.ok_or(AppError::NotFound("user"))?;
             check_outranks(conn, &metrics, &who, &user.role)?;
-            let delivery = if send_email { "email" } else { "link" };
-            audit::record(
-                conn,
-                NewAuditEvent::new(action::PASSWORD_RESET_REQUESTED, at)
-                    .by(who.by())
-                    .target(user.id)
-                    .ip(who.client().ip.as_deref())
-                    .detail(serde_json::json!({ "delivery": delivery })),
-            )?;
+            let delivery = match send_email {
+                true => Delivery::Email,
+                false => Delivery::Link,
+            };
+            Audit::password_reset_requested(delivery)
+                .by(who.by())
+                .target(user.id)
+                .ip(who.client().ip.as_deref())
+                .record(conn, at)?;
             if send_email {
                 queue_if_on(
                     conn,

@@ -14,7 +14,7 @@ use chrono::Duration;
 use crate::credentials::refresh::{hash_token, successor};
 use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::Audit;
 use crate::models::refresh_tokens::{self, NewRefreshToken};
 use crate::models::users::User;
 use crate::models::{now, sessions, users};
@@ -100,18 +100,13 @@ pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> A
             }
             let spent_at = refresh_tokens::used_at(tx, token.id)?.unwrap_or(at);
             let since_spent = at - spent_at;
-            let event = |name| {
-                NewAuditEvent::new(name, at)
-                    .target(user.id)
-                    .ip(client.ip.as_deref())
-            };
+            let ip = client.ip.as_deref();
             if reuse_interval.is_zero() || since_spent >= reuse_interval {
                 sessions::revoke(tx, &session.id, at)?;
-                audit::record(
-                    tx,
-                    event(action::REFRESH_REUSE_DETECTED)
-                        .detail(serde_json::json!({ "session_id": session.id })),
-                )?;
+                Audit::refresh_reuse_detected(&session.id)
+                    .target(user.id)
+                    .ip(ip)
+                    .record(tx, at)?;
                 return Ok(Outcome::ReuseDetected);
             }
             // Within the interval: the successor issued when the token was spent.
@@ -121,13 +116,10 @@ pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> A
                 Some(t) if t.session_id == session.id => {}
                 _ => return Ok(Outcome::Invalid),
             }
-            audit::record(
-                tx,
-                event(action::REFRESH_REPLAYED).detail(serde_json::json!({
-                    "session_id": session.id,
-                    "ms_since_spent": since_spent.num_milliseconds(),
-                })),
-            )?;
+            Audit::refresh_replayed(&session.id, since_spent.num_milliseconds())
+                .target(user.id)
+                .ip(ip)
+                .record(tx, at)?;
             Ok(Outcome::Rotated(user, grant))
         })
         .await?;

@@ -12,7 +12,7 @@ use crate::domain::role::USER;
 use crate::domain::{Permission, RoleName};
 use crate::error::{AppError, AppResult};
 use crate::metrics::Metrics;
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::{Audit, PermissionDiff};
 use crate::models::now;
 use crate::models::roles::{self, Role};
 use crate::services::{authorize, Principal};
@@ -105,15 +105,10 @@ pub async fn create(
                     other => other,
                 }
             })?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::ROLE_CREATED, at)
-                    .by(by)
-                    .ip(ip.as_deref())
-                    .detail(
-                        serde_json::json!({ "name": name.as_str(), "permissions": permissions }),
-                    ),
-            )?;
+            Audit::role_created(name.as_str(), &permissions)
+                .by(by)
+                .ip(ip.as_deref())
+                .record(tx, at)?;
             roles::find(tx, name.as_str())?.ok_or(AppError::NotFound("role"))
         })
         .await
@@ -137,18 +132,14 @@ pub async fn update(
                 return Err(AppError::BuiltinRole);
             }
             let before = roles::permissions(tx, &name)?;
-            let mut detail = serde_json::json!({ "name": name });
+            let mut diff = None;
             if let Some(after) = &permissions {
                 let old: BTreeSet<&str> = before.iter().map(String::as_str).collect();
                 let new: BTreeSet<&str> = after.iter().map(String::as_str).collect();
                 let added: Vec<&str> = new.difference(&old).copied().collect();
                 let removed: Vec<&str> = old.difference(&new).copied().collect();
                 authorize(&metrics, &who, added.iter().chain(&removed).copied())?;
-                detail["added"] = serde_json::json!(added);
-                detail["removed"] = serde_json::json!(removed);
-            }
-            if let Some(d) = &description {
-                detail["description"] = serde_json::json!(d);
+                diff = Some(PermissionDiff { added, removed });
             }
             roles::update(
                 tx,
@@ -157,13 +148,10 @@ pub async fn update(
                 permissions.as_deref(),
                 at,
             )?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::ROLE_UPDATED, at)
-                    .by(who.by())
-                    .ip(who.client().ip.as_deref())
-                    .detail(detail),
-            )?;
+            Audit::role_updated(&name, diff, description.as_deref())
+                .by(who.by())
+                .ip(who.client().ip.as_deref())
+                .record(tx, at)?;
             roles::find(tx, &name)?.ok_or(AppError::NotFound("role"))
         })
         .await
@@ -183,13 +171,10 @@ pub async fn delete(state: &AppState, caller: &Principal, name: String) -> AppRe
                 return Err(AppError::RoleInUse);
             }
             roles::delete(tx, &name)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::ROLE_DELETED, now())
-                    .by(by)
-                    .ip(ip.as_deref())
-                    .detail(serde_json::json!({ "name": name })),
-            )?;
+            Audit::role_deleted(&name)
+                .by(by)
+                .ip(ip.as_deref())
+                .record(tx, now())?;
             Ok(())
         })
         .await

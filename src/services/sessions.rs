@@ -7,10 +7,11 @@ use crate::credentials::TokenSubject;
 use crate::db::Conn;
 use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::{Audit, SecondFactor};
+use crate::models::auth_state::AuthTx;
 use crate::models::refresh_tokens::{self, NewRefreshToken};
 use crate::models::sessions::{self, Session};
-use crate::models::users::User;
+use crate::models::users::{self, User};
 use crate::models::{email_tokens, login_failures, mfa_challenges, now, outbox, rate_events};
 use crate::net::ClientInfo;
 use crate::secret::new_id;
@@ -34,6 +35,34 @@ pub struct SignedIn {
     /// Seconds until the access token expires.
     pub expires_in: i64,
     pub refresh_token: String,
+}
+
+/// What a successful login does, in its transaction: the account's last login, a new
+/// session, and the `login_success` event naming the second factor that completed it,
+/// if one did. The user as signed in now.
+pub fn start_login(
+    tx: &mut AuthTx<'_>,
+    user: User,
+    client: &ClientInfo,
+    second_factor: Option<SecondFactor>,
+    ttl_secs: u64,
+    at: NaiveDateTime,
+) -> AppResult<(User, Grant)> {
+    let amr = match second_factor {
+        Some(_) => Amr::PasswordAndOtp,
+        None => Amr::Password,
+    };
+    users::touch_last_login(tx, user.id, at)?;
+    let grant = start(tx, &user, client, amr, ttl_secs, at)?;
+    Audit::login_success(&grant.session_id, second_factor)
+        .by_owner(user.id)
+        .ip(client.ip.as_deref())
+        .record(tx, at)?;
+    let user = User {
+        last_login_at: Some(at),
+        ..user
+    };
+    Ok((user, grant))
 }
 
 /// Starts a session for `user` on this device, authenticated by `amr`. The session
@@ -118,14 +147,10 @@ pub async fn revoke_own(state: &AppState, caller: &Caller, session_id: String) -
             match sessions::find(tx, &session_id)? {
                 Some(s) if s.user_id == uid && s.is_live(at) => {
                     sessions::revoke(tx, &s.id, at)?;
-                    audit::record(
-                        tx,
-                        NewAuditEvent::new(action::SESSION_REVOKED, at)
-                            .actor(uid)
-                            .target(uid)
-                            .ip(client.ip.as_deref())
-                            .detail(serde_json::json!({ "session_id": s.id })),
-                    )?;
+                    Audit::session_revoked(&s.id)
+                        .by_owner(uid)
+                        .ip(client.ip.as_deref())
+                        .record(tx, at)?;
                     Ok(())
                 }
                 _ => Err(AppError::NotFound("session")),
@@ -163,14 +188,10 @@ pub async fn logout(
             for id in ended {
                 sessions::revoke(tx, &id, at)?;
             }
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::LOGOUT, at)
-                    .actor(uid)
-                    .target(uid)
-                    .ip(client.ip.as_deref())
-                    .detail(serde_json::json!({ "session_id": sid })),
-            )?;
+            Audit::logout(&sid)
+                .by_owner(uid)
+                .ip(client.ip.as_deref())
+                .record(tx, at)?;
             Ok(())
         })
         .await

@@ -6,7 +6,7 @@ use crate::domain::permission::{SESSIONS_REVOKE, USERS_DELETE, USERS_UNLOCK, USE
 use crate::domain::Listing;
 use crate::domain::RoleName;
 use crate::error::{AppError, AppResult};
-use crate::models::audit::{self, action, NewAuditEvent};
+use crate::models::audit::Audit;
 use crate::models::users::{self, User, UserChanges, UserFilter};
 use crate::models::{login_failures, now, sessions};
 use crate::services::{authorize, roles, Page, PageRequest, Principal};
@@ -114,30 +114,21 @@ pub async fn update(
                 updated_at: Some(at),
             };
             users::update(tx, id, &changes)?;
-            let event = |name| {
-                NewAuditEvent::new(name, at)
-                    .by(by)
-                    .target(id)
-                    .ip(ip.as_deref())
-            };
+            let mut events = vec![];
             if verified != before.email_verified {
-                let detail = serde_json::json!({ "email": before.email, "verified": verified });
-                audit::record(tx, event(action::EMAIL_VERIFIED).detail(detail))?;
+                events.push(Audit::email_verified_set(&before.email, verified));
             }
             if role != before.role() {
-                let detail = serde_json::json!({ "from": before.role, "to": role.as_str() });
-                audit::record(tx, event(action::ROLE_CHANGE).detail(detail))?;
+                events.push(Audit::role_change(&before.role, role.as_str()));
             }
             if disabled != before.disabled {
-                let (name, revoked) = match disabled {
-                    true => (
-                        action::USER_DISABLED,
-                        sessions::revoke_all_for_user(tx, id, None, at)?,
-                    ),
-                    false => (action::USER_ENABLED, 0),
-                };
-                let detail = serde_json::json!({ "sessions_revoked": revoked });
-                audit::record(tx, event(name).detail(detail))?;
+                events.push(match disabled {
+                    true => Audit::user_disabled(sessions::revoke_all_for_user(tx, id, None, at)?),
+                    false => Audit::user_enabled(),
+                });
+            }
+            for event in events {
+                event.by(by).target(id).ip(ip.as_deref()).record(tx, at)?;
             }
             find_user(tx, id)
         })
@@ -157,14 +148,11 @@ pub async fn delete(state: &AppState, caller: &Principal, id: i64) -> AppResult<
             ensure_not_last_admin(&target, &admins)?;
             users::delete(tx, id)?;
             login_failures::clear_email(tx, &target.email)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::USER_DELETED, now())
-                    .by(by)
-                    .target(id)
-                    .ip(ip.as_deref())
-                    .detail(serde_json::json!({ "email": target.email })),
-            )?;
+            Audit::user_deleted(&target.email)
+                .by(by)
+                .target(id)
+                .ip(ip.as_deref())
+                .record(tx, now())?;
             Ok(())
         })
         .await
@@ -182,14 +170,11 @@ pub async fn revoke_sessions(state: &AppState, caller: &Principal, id: i64) -> A
             let target = lock_user(tx, id)?;
             roles::check_outranks(tx, &metrics, &who, &target.role)?;
             let count = sessions::revoke_all_for_user(tx, id, None, at)?;
-            audit::record(
-                tx,
-                NewAuditEvent::new(action::SESSIONS_REVOKED, at)
-                    .by(by)
-                    .target(id)
-                    .ip(ip.as_deref())
-                    .detail(serde_json::json!({ "sessions": count })),
-            )?;
+            Audit::sessions_revoked(count)
+                .by(by)
+                .target(id)
+                .ip(ip.as_deref())
+                .record(tx, at)?;
             Ok(())
         })
         .await
@@ -207,14 +192,11 @@ pub async fn unlock(state: &AppState, caller: &Principal, id: i64) -> AppResult<
             let target = lock_user(conn, id)?;
             roles::check_outranks(conn, &metrics, &who, &target.role)?;
             let cleared = login_failures::clear_email(conn, &target.email)?;
-            audit::record(
-                conn,
-                NewAuditEvent::new(action::UNLOCK, now())
-                    .by(by)
-                    .target(id)
-                    .ip(ip.as_deref())
-                    .detail(serde_json::json!({ "cleared_failures": cleared })),
-            )?;
+            Audit::unlock(cleared)
+                .by(by)
+                .target(id)
+                .ip(ip.as_deref())
+                .record(conn, now())?;
             Ok(())
         })
         .await
