@@ -10,7 +10,6 @@ use turnstile::db::Db;
 use turnstile::domain::{Email, Password};
 use turnstile::services::bootstrap::create_admin;
 use turnstile::services::keys::rotate_from_cli;
-use turnstile::settings::LogFormat;
 use turnstile::settings::Settings;
 use turnstile::startup::Application;
 
@@ -67,7 +66,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    turnstile::telemetry::init_with(settings.log_format().unwrap_or(LogFormat::Text));
+    turnstile::telemetry::init_with(settings.log.format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
@@ -138,7 +137,7 @@ fn admin(settings: &Settings, email: &str, password_env: Option<&str>) -> Result
     let password = Password::parse(raw).map_err(|e| format!("password: {e}"))?;
     let db = Db::connect(&settings.database).map_err(|e| e.to_string())?;
     db.migrate().map_err(|e| e.to_string())?;
-    let user = create_admin(&db, &email, &password, settings.auth.bcrypt_cost)
+    let user = create_admin(&db, &email, &password, settings.auth.bcrypt_cost.get())
         .map_err(|e| e.to_string())?;
     print_out(&format!("created admin {} (id {})", user.email, user.id))
 }

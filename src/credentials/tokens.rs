@@ -95,13 +95,13 @@ pub struct TokenService {
 impl TokenService {
     pub fn new(auth: &AuthSettings) -> TokenService {
         let secret = auth.jwt_secret.expose().as_bytes();
-        let algorithm = auth.signing_algorithm();
+        let algorithm = auth.signing_algorithm;
         // jsonwebtoken's defaults are lax (60 s leeway, nbf unchecked, iss/aud only
         // checked when present): spell out every rule instead. One algorithm only:
         // whatever a token's header asks for, only the configured one verifies.
         let mut validation = Validation::new(jose(algorithm));
         validation.algorithms = vec![jose(algorithm)];
-        validation.leeway = auth.leeway_secs;
+        validation.leeway = auth.leeway_secs.secs();
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.validate_aud = true;
@@ -121,12 +121,10 @@ impl TokenService {
             ),
             ring: RwLock::new(Arc::new(KeyRing::default())),
             validation,
-            ttl_secs: auth.access_token_ttl_secs as i64,
+            ttl_secs: auth.access_token_ttl_secs.delta().num_seconds(),
             verified: Cache::builder()
                 .max_capacity(VERIFIED_CAPACITY)
-                .time_to_live(std::time::Duration::from_secs(
-                    auth.access_token_ttl_secs.max(1),
-                ))
+                .time_to_live(auth.access_token_ttl_secs.duration())
                 .build_with_hasher(foldhash::fast::RandomState::default()),
             issuer: auth.issuer.clone(),
             audience: auth.audience.clone(),
@@ -281,26 +279,26 @@ mod tests {
     fn settings() -> AuthSettings {
         AuthSettings {
             jwt_secret: Secret::new("0123456789abcdef0123456789abcdef-test"),
-            access_token_ttl_secs: 900,
-            refresh_token_ttl_secs: 3600,
-            refresh_reuse_interval_secs: 10,
-            leeway_secs: 0,
-            bcrypt_cost: 4,
+            access_token_ttl_secs: 900.try_into().unwrap(),
+            refresh_token_ttl_secs: 3600.try_into().unwrap(),
+            refresh_reuse_interval_secs: 10.try_into().unwrap(),
+            leeway_secs: 0.try_into().unwrap(),
+            bcrypt_cost: 4.try_into().unwrap(),
             issuer: "turnstile".into(),
             audience: "turnstile".into(),
-            login_max_failures: 5,
-            login_window_secs: 900,
+            login_max_failures: 5.try_into().unwrap(),
+            login_window_secs: 900.try_into().unwrap(),
             bcrypt_threads: 1,
             bcrypt_queue: 4,
             bcrypt_nice: 0,
             cache_capacity: 10,
-            cache_ttl_secs: 60,
-            reset_token_ttl_secs: 3600,
-            verify_token_ttl_secs: 86400,
+            cache_ttl_secs: 60.try_into().unwrap(),
+            reset_token_ttl_secs: 3600.try_into().unwrap(),
+            verify_token_ttl_secs: 86400.try_into().unwrap(),
             require_verified_email: false,
             admin_requires_mfa: false,
-            signing_algorithm: "HS256".into(),
-            key_rotation_days: 30,
+            signing_algorithm: SigningAlgorithm::Hs256,
+            key_rotation_days: 30.try_into().unwrap(),
             reauth_window_secs: 300,
         }
     }

@@ -33,7 +33,8 @@ pub fn ensure_admin(db: &Db, settings: &Settings) -> Result<(), BootstrapError> 
     if exists {
         return Ok(());
     }
-    let user = create_admin(db, &email, &password, settings.auth.bcrypt_cost).map_err(fail)?;
+    let user =
+        create_admin(db, &email, &password, settings.auth.bcrypt_cost.get()).map_err(fail)?;
     log::info!("bootstrap: created admin account id {}", user.id);
     Ok(())
 }
