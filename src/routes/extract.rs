@@ -11,7 +11,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::auth::{ApiKeyCaller, AuthUser};
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::net::{client_ip, ClientInfo};
 use crate::services::{Caller, Principal, ServiceCaller};
 use crate::state::AppState;
@@ -29,11 +29,11 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                 | JsonPayloadError::OverflowKnownLength { .. } => AppError::PayloadTooLarge,
                 JsonPayloadError::ContentType => AppError::UnsupportedMediaType { expected: JSON },
                 JsonPayloadError::Deserialize(e) if e.is_data() => AppError::BadRequest {
-                    code: "invalid_body",
+                    code: ErrorCode::InvalidBody,
                     message: format!("a field has the wrong type: {}", expectation(e)),
                 },
                 _ => AppError::BadRequest {
-                    code: "malformed_json",
+                    code: ErrorCode::MalformedJson,
                     message: "the body is not valid JSON".into(),
                 },
             };
@@ -64,7 +64,7 @@ pub fn form_config(limit: usize) -> web::FormConfig {
                 UrlencodedError::ContentType => AppError::UnsupportedMediaType { expected: FORM },
                 UrlencodedError::Overflow { .. } => AppError::PayloadTooLarge,
                 _ => AppError::BadRequest {
-                    code: "invalid_body",
+                    code: ErrorCode::InvalidBody,
                     message: "the body is not a valid application/x-www-form-urlencoded form"
                         .into(),
                 },
@@ -85,7 +85,7 @@ pub fn query_config() -> web::QueryConfig {
             _ => "invalid query string".into(),
         };
         AppError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message,
         }
         .into()
@@ -99,7 +99,7 @@ pub fn path_config() -> web::PathConfig {
             _ => "invalid path".into(),
         };
         AppError::BadRequest {
-            code: "invalid_path",
+            code: ErrorCode::InvalidPath,
             message,
         }
         .into()
@@ -119,7 +119,7 @@ impl<T> JsonBody<T> {
 
 fn invalid_body(message: String) -> actix_web::Error {
     AppError::BadRequest {
-        code: "invalid_body",
+        code: ErrorCode::InvalidBody,
         message,
     }
     .into()

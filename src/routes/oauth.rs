@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::auth::middleware::authenticate_with_claims;
 use crate::auth::require_permission;
 use crate::domain::permission::TOKENS_INTROSPECT;
-use crate::error::{AppError, AppResult, ErrorBody};
+use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::net::ClientInfo;
 use crate::routes::views::Accepted;
 use crate::services::{oauth, Principal};
@@ -19,7 +19,7 @@ fn token_of(token: Option<String>) -> AppResult<String> {
     token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| AppError::BadRequest {
-            code: "invalid_body",
+            code: ErrorCode::InvalidBody,
             message: "the form needs a token".into(),
         })
 }
