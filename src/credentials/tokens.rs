@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials::keys::{jose, KeyRing};
 use crate::domain::Amr;
-use crate::error::{AppError, AppResult};
 use crate::secret::new_id;
 use crate::settings::{AuthSettings, SigningAlgorithm};
 
@@ -64,6 +63,22 @@ pub struct TokenSubject<'a> {
     /// The session's end (Unix seconds): the token never outlives it.
     pub not_after: Option<i64>,
 }
+
+/// Why no token was issued.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// Start-up makes a key before serving: the database lost it since.
+    #[error("there is no signing key")]
+    NoSigningKey,
+    #[error("signing: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+}
+
+/// A token that did not verify, whatever the reason: callers learn nothing more, and
+/// neither does the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the access token is invalid, expired or revoked")]
+pub struct InvalidToken;
 
 /// The token a client gets, with its remaining life in seconds.
 pub struct IssuedToken {
@@ -180,7 +195,7 @@ impl TokenService {
 
     /// Issues an access token for `to` that expires after the configured TTL, or at
     /// `to.not_after` (the session's end) if that comes first.
-    pub fn issue(&self, to: &TokenSubject<'_>) -> AppResult<IssuedToken> {
+    pub fn issue(&self, to: &TokenSubject<'_>) -> Result<IssuedToken, IssueError> {
         let now = Utc::now().timestamp();
         let mut exp = now + self.ttl_secs;
         if let Some(limit) = to.not_after {
@@ -206,11 +221,10 @@ impl TokenService {
         let (kid, key) = match (self.algorithm, &ring.signing) {
             (SigningAlgorithm::Hs256, _) => (&self.hmac.0.kid, &self.hmac.0.key),
             (_, Some((kid, key))) => (kid, key),
-            // Start-up makes a key before serving: the database lost it since.
-            (_, None) => return Err(AppError::Unavailable),
+            (_, None) => return Err(IssueError::NoSigningKey),
         };
         header.kid = Some(kid.clone());
-        let token = encode(&header, &claims, key).map_err(AppError::internal)?;
+        let token = encode(&header, &claims, key)?;
         Ok(IssuedToken {
             token,
             expires_in: exp - now,
@@ -228,7 +242,7 @@ impl TokenService {
     /// text: the same bytes carry the same signature, so only the time claims need
     /// checking again. That spares the signature check and the JSON parsing on every
     /// request.
-    pub fn verify(&self, token: &str) -> AppResult<Arc<Claims>> {
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, InvalidToken> {
         if let Some(claims) = self.verified.get(token) {
             let now = Utc::now().timestamp();
             let leeway = self.validation.leeway as i64;
@@ -236,33 +250,32 @@ impl TokenService {
                 return Ok(claims);
             }
             self.verified.invalidate(token);
-            return Err(AppError::InvalidToken);
+            return Err(InvalidToken);
         }
-        let header = decode_header(token).map_err(|_| AppError::InvalidToken)?;
+        let header = decode_header(token).map_err(|_| InvalidToken)?;
         if header.alg != jose(self.algorithm) {
-            return Err(AppError::InvalidToken);
+            return Err(InvalidToken);
         }
         let ring;
         let key = match (self.algorithm, header.kid.as_deref()) {
             (SigningAlgorithm::Hs256, None) => &self.hmac.1,
             (SigningAlgorithm::Hs256, Some(kid)) if kid == self.hmac.0.kid => &self.hmac.1,
-            (SigningAlgorithm::Hs256, Some(_)) => return Err(AppError::InvalidToken),
+            (SigningAlgorithm::Hs256, Some(_)) => return Err(InvalidToken),
             (_, Some(kid)) => {
                 ring = self.ring();
                 match ring.verifying(kid, Utc::now().timestamp()) {
                     Some(k) => &k.decoding,
-                    None => return Err(AppError::InvalidToken),
+                    None => return Err(InvalidToken),
                 }
             }
-            (_, None) => return Err(AppError::InvalidToken),
+            (_, None) => return Err(InvalidToken),
         };
-        let data =
-            decode::<Claims>(token, key, &self.validation).map_err(|_| AppError::InvalidToken)?;
+        let data = decode::<Claims>(token, key, &self.validation).map_err(|_| InvalidToken)?;
         let typ_ok = data.header.typ.as_deref().is_some_and(|t| {
             t.eq_ignore_ascii_case(TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt")
         });
         if !typ_ok || data.claims.user_id().is_none() || data.claims.sid.is_empty() {
-            return Err(AppError::InvalidToken);
+            return Err(InvalidToken);
         }
         let claims = Arc::new(data.claims);
         self.verified.insert(token.to_string(), Arc::clone(&claims));

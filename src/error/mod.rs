@@ -1,12 +1,14 @@
 //! The crate-wide error type and its mapping onto the JSON error envelope: every
-//! error an answer can carry, its status and its code ([`ErrorCode`], in `codes`).
+//! error an answer can carry, its status and its code ([`ErrorCode`], in `codes`), and
+//! (in `convert`) what the database's, the domain's and the credentials' own errors
+//! mean as answers.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 
 mod codes;
+mod convert;
 
 pub use codes::ErrorCode;
 
@@ -288,55 +290,6 @@ impl ResponseError for AppError {
             error: self.code(),
             message: self.public_message(),
         })
-    }
-}
-
-impl From<DieselError> for AppError {
-    fn from(err: DieselError) -> Self {
-        match err {
-            DieselError::NotFound => AppError::NotFound("resource"),
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => AppError::Conflict,
-            // Row locks keep referenced rows in place wherever they are read; should a
-            // reference still go stale, it is a conflict with a concurrent change.
-            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
-                AppError::Conflict
-            }
-            DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => AppError::Unavailable,
-            // SQLite under write contention beyond busy_timeout: retryable, not a bug.
-            DieselError::DatabaseError(_, ref info)
-                if info.message().contains("database is locked") =>
-            {
-                AppError::Unavailable
-            }
-            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-                AppError::Unavailable
-            }
-            // Lock order is fixed wherever several rows are locked, so this is a
-            // safety net: PostgreSQL picked this transaction as a deadlock victim and
-            // rolled it back, and a retry will succeed.
-            DieselError::DatabaseError(_, ref info)
-                if info.message().contains("deadlock detected") =>
-            {
-                AppError::Unavailable
-            }
-            other => AppError::internal(format!("database: {other}")),
-        }
-    }
-}
-
-impl From<diesel::r2d2::PoolError> for AppError {
-    fn from(err: diesel::r2d2::PoolError) -> Self {
-        log::warn!("database pool: {err}");
-        AppError::Unavailable
-    }
-}
-
-impl From<actix_web::error::BlockingError> for AppError {
-    fn from(_: actix_web::error::BlockingError) -> Self {
-        AppError::Unavailable
     }
 }
 

@@ -25,8 +25,8 @@ pub fn ensure_admin(db: &Db, settings: &Settings) -> Result<(), BootstrapError> 
         return Ok(());
     };
     let fail = BootstrapError;
-    let email = Email::parse(email).map_err(fail)?;
-    let password = Password::parse(password.expose().to_string()).map_err(fail)?;
+    let email = Email::parse(email).map_err(|e| fail(e.into()))?;
+    let password = Password::parse(password.expose().to_string()).map_err(|e| fail(e.into()))?;
     let exists = db
         .transaction_blocking(|conn| Ok(users::any_admin(conn)?))
         .map_err(fail)?;

@@ -96,7 +96,7 @@ fn rotate_blocking(
     origin: &str,
 ) -> AppResult<Option<String>> {
     // Made before the transaction: RSA key generation takes a while.
-    let pair: NewKeyPair = keys::generate(alg).map_err(AppError::internal)?;
+    let pair: NewKeyPair = keys::generate(alg)?;
     let jwk = serde_json::to_string(&pair.public_jwk).map_err(AppError::internal)?;
     let sealed = sealer.seal(&pair.private_der, pair.kid.as_bytes());
     let (made, _changes) = db.transaction_blocking(|conn| {
