@@ -20,7 +20,7 @@ use turnstile::startup::Application;
 fn settings(db_path: &std::path::Path) -> Settings {
     let mut s = Settings::read("test").expect("settings");
     s.auth.jwt_secret = Secret::random(48);
-    s.auth.bcrypt_cost = 4;
+    s.auth.bcrypt_cost = 4.try_into().unwrap();
     s.server.port = 0;
     s.database.url = format!("sqlite://{}", db_path.display());
     s
@@ -70,7 +70,7 @@ fn first_verify(c: &mut Criterion) {
         SigningAlgorithm::Rs256,
     ] {
         let mut s = settings(&dir.join("unused.db"));
-        s.auth.signing_algorithm = alg.name().to_string();
+        s.auth.signing_algorithm = alg;
         let service = TokenService::new(&s.auth);
         if alg != SigningAlgorithm::Hs256 {
             let pair = generate(alg).expect("key pair");

@@ -167,7 +167,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    turnstile::telemetry::init_with(settings.log_format().unwrap_or_default());
+    turnstile::telemetry::init_with(settings.log.format);
     let served = actix_web::rt::System::new().block_on(async move {
         let app = Application::build_with(settings, extension())
             .await

@@ -10,8 +10,7 @@ use turnstile::db::Db;
 use turnstile::domain::{Email, Password};
 use turnstile::services::bootstrap::create_admin;
 use turnstile::services::keys::rotate_from_cli;
-use turnstile::settings::LogFormat;
-use turnstile::settings::Settings;
+use turnstile::settings::{Settings, SettingsError};
 use turnstile::startup::Application;
 
 #[derive(Parser)]
@@ -60,15 +59,21 @@ enum KeysCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load() {
+    let mut settings = match Settings::load() {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("turnstile: configuration error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return configuration_error(e),
     };
-    turnstile::telemetry::init_with(settings.log_format().unwrap_or(LogFormat::Text));
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    turnstile::telemetry::init_with(settings.log.format);
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Only the server needs the secret (`migrate` and `create-admin` run without it),
+    // so it is checked here rather than at load; a missing or short one is still a
+    // configuration error, with that status.
+    if matches!(command, Command::Serve) {
+        if let Err(e) = settings.ensure_jwt_secret() {
+            return configuration_error(e);
+        }
+    }
+    let result = match command {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),
         Command::Healthcheck => healthcheck(&settings),
@@ -89,6 +94,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn configuration_error(e: SettingsError) -> ExitCode {
+    eprintln!("turnstile: configuration error: {e}");
+    ExitCode::from(2)
 }
 
 /// Writes `text` and a newline to stdout. A reader that stopped reading
@@ -138,7 +148,7 @@ fn admin(settings: &Settings, email: &str, password_env: Option<&str>) -> Result
     let password = Password::parse(raw).map_err(|e| format!("password: {e}"))?;
     let db = Db::connect(&settings.database).map_err(|e| e.to_string())?;
     db.migrate().map_err(|e| e.to_string())?;
-    let user = create_admin(&db, &email, &password, settings.auth.bcrypt_cost)
+    let user = create_admin(&db, &email, &password, settings.auth.bcrypt_cost.get())
         .map_err(|e| e.to_string())?;
     print_out(&format!("created admin {} (id {})", user.email, user.id))
 }

@@ -23,7 +23,7 @@ use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 use rand::RngCore;
 
-use crate::error::{AppError, ErrorBody};
+use crate::error::{AppError, ErrorBody, ErrorCode};
 use crate::metrics::Metrics;
 use crate::telemetry::REQUEST_ID;
 
@@ -261,7 +261,7 @@ fn with_envelope<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B, St
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let (code, message) = match preflight {
         true if status == StatusCode::BAD_REQUEST => (
-            "cors_not_allowed",
+            ErrorCode::CorsNotAllowed,
             "this origin, method or header is not allowed cross-origin",
         ),
         _ => envelope_for(status),
@@ -279,24 +279,26 @@ fn with_envelope<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B, St
     ServiceResponse::new(req, res.set_body(body)).map_into_right_body()
 }
 
-fn envelope_for(status: StatusCode) -> (&'static str, &'static str) {
+fn envelope_for(status: StatusCode) -> (ErrorCode, &'static str) {
     match status {
-        StatusCode::NOT_FOUND => ("not_found", "no such route"),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such route"),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "this route does not accept that method",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            (ErrorCode::PayloadTooLarge, "the request body is too large")
+        }
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
-            "request_header_too_large",
+            ErrorCode::RequestHeaderTooLarge,
             "the request's headers are too large",
         ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as application/json",
         ),
-        s if s.is_client_error() => ("bad_request", "the request could not be processed"),
-        _ => ("internal_error", "an unexpected error occurred"),
+        s if s.is_client_error() => (ErrorCode::BadRequest, "the request could not be processed"),
+        _ => (ErrorCode::InternalError, "an unexpected error occurred"),
     }
 }
 

@@ -114,7 +114,6 @@ impl Application {
         mut settings: Settings,
         extension: Extension,
     ) -> Result<Application, StartupError> {
-        settings.check()?;
         settings.ensure_jwt_secret()?;
         let db = Db::connect(&settings.database)?;
         let applied = db.migrate_with(extension.migrations.as_ref())?;
@@ -127,11 +126,15 @@ impl Application {
             settings.auth.bcrypt_nice,
         )
         .map_err(|e| StartupError::Other(e.to_string()))?;
-        let hasher = Hasher::new(settings.auth.bcrypt_cost, Arc::new(pool))
+        let hasher = Hasher::new(settings.auth.bcrypt_cost.get(), Arc::new(pool))
             .map_err(|e| StartupError::Other(e.to_string()))?;
         let cache = Arc::new(AuthCache::new(
             settings.auth.cache_capacity,
-            Duration::from_secs(settings.auth.cache_ttl_secs.max(1)),
+            settings
+                .auth
+                .cache_ttl_secs
+                .duration()
+                .max(Duration::from_secs(1)),
         ));
         let change_listener = match db.postgres_url() {
             Some(url) => Some(
@@ -179,7 +182,6 @@ impl Application {
             )),
             keys_read_at: AtomicI64::new(0),
             hasher,
-            trusted_proxies: settings.trusted_proxies(),
             mailer: mailer.map(Arc::new),
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             openapi_json: api
@@ -294,8 +296,8 @@ fn cors(settings: &Settings) -> Cors {
         // Added by the request-context middleware where it matters (see there).
         .disable_vary_header()
         .max_age(600);
-    for origin in settings.cors_origins() {
-        cors = cors.allowed_origin(&origin);
+    for origin in settings.server.cors_origins.iter() {
+        cors = cors.allowed_origin(origin);
     }
     cors
 }
@@ -342,7 +344,7 @@ async fn metrics_endpoint(state: web::Data<AppState>) -> actix_web::HttpResponse
 }
 
 fn state_timeout(state: &web::Data<AppState>) -> u64 {
-    state.settings.server.shutdown_timeout_secs
+    state.settings.server.shutdown_timeout_secs.secs()
 }
 
 fn serve(

@@ -1,7 +1,6 @@
 //! What every handler shares: the pool, the auth cache, the token service, the hasher
 //! and the settings.
 
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -28,7 +27,6 @@ pub struct AppState {
     pub tokens: TokenService,
     pub hasher: Hasher,
     pub settings: Arc<Settings>,
-    pub trusted_proxies: Vec<IpAddr>,
     /// Seals TOTP secrets at rest (a key derived from the server secret).
     pub totp_sealer: Arc<Sealer>,
     /// Seals the private halves of signing key pairs (another derived key).
@@ -91,7 +89,7 @@ impl AppState {
     /// the last token signed with it may live.
     pub fn key_retention(&self) -> Duration {
         let a = &self.settings.auth;
-        Duration::seconds((a.access_token_ttl_secs + a.leeway_secs) as i64)
+        a.access_token_ttl_secs.delta() + a.leeway_secs.delta()
     }
 
     /// Reads the configured algorithm's key pairs from the database and swaps them in

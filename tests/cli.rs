@@ -132,6 +132,29 @@ fn production_refuses_a_short_jwt_secret() {
 }
 
 #[test]
+fn a_missing_or_short_secret_at_serve_is_a_configuration_error_with_status_2() {
+    for secret in [None, Some("too-short")] {
+        let db = TempDb::new("secret-status");
+        let mut cmd = turnstile("production", &db);
+        if let Some(s) = secret {
+            cmd.env("APP__AUTH__JWT_SECRET", s);
+        }
+        let out = cmd.arg("serve").output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{secret:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("turnstile: configuration error: APP__AUTH__JWT_SECRET"),
+            "{secret:?}: {stderr}"
+        );
+        assert_eq!(
+            stderr.matches("APP__AUTH__JWT_SECRET").count(),
+            1,
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn migrate_applies_migrations_and_exits_without_needing_the_secret() {
     let db = TempDb::new("migrate");
     let first = turnstile("production", &db)

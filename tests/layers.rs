@@ -8,26 +8,26 @@ use std::path::Path;
 
 /// Top-level modules of the library, by layer (0 is the bottom).
 const LAYERS: &[(&str, u8)] = &[
-    ("error", 0),
     ("secret", 0),
     ("schema", 0),
     ("net", 0),
     ("metrics", 0),
     ("domain", 1),
     ("settings", 1),
-    ("db", 2),
     ("credentials", 2),
     ("telemetry", 2),
     ("mail", 2),
-    ("models", 3),
-    ("request_context", 3),
-    ("cache", 4),
-    ("state", 5),
-    ("change_feed", 5),
-    ("auth", 6),
-    ("services", 7),
-    ("routes", 8),
-    ("startup", 9),
+    ("error", 3),
+    ("db", 4),
+    ("models", 5),
+    ("request_context", 5),
+    ("cache", 6),
+    ("state", 7),
+    ("change_feed", 7),
+    ("auth", 8),
+    ("services", 9),
+    ("routes", 10),
+    ("startup", 11),
 ];
 
 fn layer(module: &str) -> Option<u8> {

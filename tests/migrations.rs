@@ -34,7 +34,7 @@ fn settings(url: &str) -> DatabaseSettings {
     DatabaseSettings {
         url: url.to_string(),
         pool_size: 1,
-        connect_timeout_secs: 5,
+        connect_timeout_secs: 5.try_into().unwrap(),
     }
 }
 

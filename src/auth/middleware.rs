@@ -111,7 +111,7 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Verifie
         // Signed with a key rotated in on another instance a moment ago?
         Err(e) => match state.reload_keys_for(token).await {
             true => state.tokens.verify(token)?,
-            false => return Err(e),
+            false => return Err(e.into()),
         },
     };
     let user_id = claims.user_id().ok_or(AppError::InvalidToken)?;

@@ -115,7 +115,7 @@ impl Principal {
 pub fn client_info(req: &HttpRequest) -> ClientInfo {
     let trusted = req
         .app_data::<web::Data<AppState>>()
-        .map(|s| s.trusted_proxies.as_slice())
+        .map(|s| s.settings.server.trusted_proxies.as_slice())
         .unwrap_or_default();
     let forwarded: Vec<&str> = req
         .headers()

@@ -1,7 +1,8 @@
 //! A dedicated, bounded pool for bcrypt. Hashing is deliberately slow CPU work: it
 //! gets one thread per core and a bounded queue, so a login storm can neither starve
 //! the async workers and `web::block`'s database threads nor pile up without limit.
-//! When the queue is full, callers get `AppError::Busy` (503 with Retry-After).
+//! When the queue is full, callers get [`PoolError::Busy`] (answered 503 with
+//! Retry-After).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
@@ -9,9 +10,19 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-use crate::error::{AppError, AppResult};
-
 type Job = Box<dyn FnOnce() + Send>;
+
+/// Why a job did not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoolError {
+    /// Every thread is working and the queue is full: retry shortly.
+    #[error("the bcrypt queue is full")]
+    Busy,
+    #[error("bcrypt pool stopped")]
+    Stopped,
+    #[error("bcrypt job dropped")]
+    Dropped,
+}
 
 pub struct HashPool {
     sender: SyncSender<Job>,
@@ -57,7 +68,7 @@ impl HashPool {
     }
 
     /// Runs `f` on the pool and waits for it without blocking the caller's thread.
-    pub async fn run<R, F>(&self, f: F) -> AppResult<R>
+    pub async fn run<R, F>(&self, f: F) -> Result<R, PoolError>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -75,15 +86,14 @@ impl HashPool {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 self.depth.fetch_sub(1, Ordering::Relaxed);
-                return Err(AppError::Busy);
+                return Err(PoolError::Busy);
             }
             Err(TrySendError::Disconnected(_)) => {
                 self.depth.fetch_sub(1, Ordering::Relaxed);
-                return Err(AppError::internal("bcrypt pool stopped"));
+                return Err(PoolError::Stopped);
             }
         }
-        rx.await
-            .map_err(|_| AppError::internal("bcrypt job dropped"))
+        rx.await.map_err(|_| PoolError::Dropped)
     }
 
     /// True when a new job would be refused: callers can answer 503 before doing
@@ -145,7 +155,7 @@ mod tests {
             }));
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(matches!(pool.run(|| ()).await, Err(AppError::Busy)));
+        assert_eq!(pool.run(|| ()).await, Err(PoolError::Busy));
         release_tx.send(()).unwrap();
         release_tx.send(()).unwrap();
         for r in running {

@@ -9,9 +9,17 @@ use std::sync::Arc;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::credentials::hashpool::HashPool;
+use crate::credentials::hashpool::{HashPool, PoolError};
 use crate::domain::Password;
-use crate::error::{AppError, AppResult};
+
+/// Why a password could not be hashed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error(transparent)]
+    Pool(#[from] PoolError),
+    #[error("bcrypt: {0}")]
+    Bcrypt(#[from] bcrypt::BcryptError),
+}
 
 #[derive(Clone)]
 pub struct Hasher {
@@ -28,8 +36,8 @@ fn prehash(password: &str) -> String {
 }
 
 /// Blocking: hashes at `cost`.
-pub fn hash_blocking(password: &str, cost: u32) -> AppResult<String> {
-    bcrypt::hash(prehash(password), cost).map_err(AppError::internal)
+pub fn hash_blocking(password: &str, cost: u32) -> Result<String, HashError> {
+    Ok(bcrypt::hash(prehash(password), cost)?)
 }
 
 /// Blocking: a malformed stored hash counts as a mismatch, not as an error.
@@ -39,7 +47,7 @@ pub fn verify_blocking(password: &str, hash: &str) -> bool {
 
 impl Hasher {
     /// Blocking (computes the dummy hash once at start).
-    pub fn new(cost: u32, pool: Arc<HashPool>) -> AppResult<Hasher> {
+    pub fn new(cost: u32, pool: Arc<HashPool>) -> Result<Hasher, HashError> {
         let dummy_hash = hash_blocking("turnstile-dummy-password-for-timing", cost)?;
         Ok(Hasher {
             cost,
@@ -56,7 +64,7 @@ impl Hasher {
         self.cost
     }
 
-    pub async fn hash(&self, password: Password) -> AppResult<String> {
+    pub async fn hash(&self, password: Password) -> Result<String, HashError> {
         let cost = self.cost;
         self.pool
             .run(move || hash_blocking(password.expose(), cost))
@@ -65,7 +73,7 @@ impl Hasher {
 
     /// Checks `password` against `hash`, or against the dummy hash when there is
     /// no account, so both cases take the same time. Returns false for the latter.
-    pub async fn verify(&self, password: String, hash: Option<String>) -> AppResult<bool> {
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, PoolError> {
         let dummy = self.dummy_hash.clone();
         self.pool
             .run(move || match hash {

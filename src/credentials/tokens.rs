@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials::keys::{jose, KeyRing};
 use crate::domain::Amr;
-use crate::error::{AppError, AppResult};
 use crate::secret::new_id;
 use crate::settings::{AuthSettings, SigningAlgorithm};
 
@@ -65,6 +64,22 @@ pub struct TokenSubject<'a> {
     pub not_after: Option<i64>,
 }
 
+/// Why no token was issued.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// Start-up makes a key before serving: the database lost it since.
+    #[error("there is no signing key")]
+    NoSigningKey,
+    #[error("signing: {0}")]
+    Sign(#[from] jsonwebtoken::errors::Error),
+}
+
+/// A token that did not verify, whatever the reason: callers learn nothing more, and
+/// neither does the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the access token is invalid, expired or revoked")]
+pub struct InvalidToken;
+
 /// The token a client gets, with its remaining life in seconds.
 pub struct IssuedToken {
     pub token: String,
@@ -95,13 +110,13 @@ pub struct TokenService {
 impl TokenService {
     pub fn new(auth: &AuthSettings) -> TokenService {
         let secret = auth.jwt_secret.expose().as_bytes();
-        let algorithm = auth.signing_algorithm();
+        let algorithm = auth.signing_algorithm;
         // jsonwebtoken's defaults are lax (60 s leeway, nbf unchecked, iss/aud only
         // checked when present): spell out every rule instead. One algorithm only:
         // whatever a token's header asks for, only the configured one verifies.
         let mut validation = Validation::new(jose(algorithm));
         validation.algorithms = vec![jose(algorithm)];
-        validation.leeway = auth.leeway_secs;
+        validation.leeway = auth.leeway_secs.secs();
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.validate_aud = true;
@@ -121,12 +136,10 @@ impl TokenService {
             ),
             ring: RwLock::new(Arc::new(KeyRing::default())),
             validation,
-            ttl_secs: auth.access_token_ttl_secs as i64,
+            ttl_secs: auth.access_token_ttl_secs.delta().num_seconds(),
             verified: Cache::builder()
                 .max_capacity(VERIFIED_CAPACITY)
-                .time_to_live(std::time::Duration::from_secs(
-                    auth.access_token_ttl_secs.max(1),
-                ))
+                .time_to_live(auth.access_token_ttl_secs.duration())
                 .build_with_hasher(foldhash::fast::RandomState::default()),
             issuer: auth.issuer.clone(),
             audience: auth.audience.clone(),
@@ -182,7 +195,7 @@ impl TokenService {
 
     /// Issues an access token for `to` that expires after the configured TTL, or at
     /// `to.not_after` (the session's end) if that comes first.
-    pub fn issue(&self, to: &TokenSubject<'_>) -> AppResult<IssuedToken> {
+    pub fn issue(&self, to: &TokenSubject<'_>) -> Result<IssuedToken, IssueError> {
         let now = Utc::now().timestamp();
         let mut exp = now + self.ttl_secs;
         if let Some(limit) = to.not_after {
@@ -208,11 +221,10 @@ impl TokenService {
         let (kid, key) = match (self.algorithm, &ring.signing) {
             (SigningAlgorithm::Hs256, _) => (&self.hmac.0.kid, &self.hmac.0.key),
             (_, Some((kid, key))) => (kid, key),
-            // Start-up makes a key before serving: the database lost it since.
-            (_, None) => return Err(AppError::Unavailable),
+            (_, None) => return Err(IssueError::NoSigningKey),
         };
         header.kid = Some(kid.clone());
-        let token = encode(&header, &claims, key).map_err(AppError::internal)?;
+        let token = encode(&header, &claims, key)?;
         Ok(IssuedToken {
             token,
             expires_in: exp - now,
@@ -230,7 +242,7 @@ impl TokenService {
     /// text: the same bytes carry the same signature, so only the time claims need
     /// checking again. That spares the signature check and the JSON parsing on every
     /// request.
-    pub fn verify(&self, token: &str) -> AppResult<Arc<Claims>> {
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, InvalidToken> {
         if let Some(claims) = self.verified.get(token) {
             let now = Utc::now().timestamp();
             let leeway = self.validation.leeway as i64;
@@ -238,33 +250,32 @@ impl TokenService {
                 return Ok(claims);
             }
             self.verified.invalidate(token);
-            return Err(AppError::InvalidToken);
+            return Err(InvalidToken);
         }
-        let header = decode_header(token).map_err(|_| AppError::InvalidToken)?;
+        let header = decode_header(token).map_err(|_| InvalidToken)?;
         if header.alg != jose(self.algorithm) {
-            return Err(AppError::InvalidToken);
+            return Err(InvalidToken);
         }
         let ring;
         let key = match (self.algorithm, header.kid.as_deref()) {
             (SigningAlgorithm::Hs256, None) => &self.hmac.1,
             (SigningAlgorithm::Hs256, Some(kid)) if kid == self.hmac.0.kid => &self.hmac.1,
-            (SigningAlgorithm::Hs256, Some(_)) => return Err(AppError::InvalidToken),
+            (SigningAlgorithm::Hs256, Some(_)) => return Err(InvalidToken),
             (_, Some(kid)) => {
                 ring = self.ring();
                 match ring.verifying(kid, Utc::now().timestamp()) {
                     Some(k) => &k.decoding,
-                    None => return Err(AppError::InvalidToken),
+                    None => return Err(InvalidToken),
                 }
             }
-            (_, None) => return Err(AppError::InvalidToken),
+            (_, None) => return Err(InvalidToken),
         };
-        let data =
-            decode::<Claims>(token, key, &self.validation).map_err(|_| AppError::InvalidToken)?;
+        let data = decode::<Claims>(token, key, &self.validation).map_err(|_| InvalidToken)?;
         let typ_ok = data.header.typ.as_deref().is_some_and(|t| {
             t.eq_ignore_ascii_case(TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt")
         });
         if !typ_ok || data.claims.user_id().is_none() || data.claims.sid.is_empty() {
-            return Err(AppError::InvalidToken);
+            return Err(InvalidToken);
         }
         let claims = Arc::new(data.claims);
         self.verified.insert(token.to_string(), Arc::clone(&claims));
@@ -281,26 +292,26 @@ mod tests {
     fn settings() -> AuthSettings {
         AuthSettings {
             jwt_secret: Secret::new("0123456789abcdef0123456789abcdef-test"),
-            access_token_ttl_secs: 900,
-            refresh_token_ttl_secs: 3600,
-            refresh_reuse_interval_secs: 10,
-            leeway_secs: 0,
-            bcrypt_cost: 4,
+            access_token_ttl_secs: 900.try_into().unwrap(),
+            refresh_token_ttl_secs: 3600.try_into().unwrap(),
+            refresh_reuse_interval_secs: 10.try_into().unwrap(),
+            leeway_secs: 0.try_into().unwrap(),
+            bcrypt_cost: 4.try_into().unwrap(),
             issuer: "turnstile".into(),
             audience: "turnstile".into(),
-            login_max_failures: 5,
-            login_window_secs: 900,
+            login_max_failures: 5.try_into().unwrap(),
+            login_window_secs: 900.try_into().unwrap(),
             bcrypt_threads: 1,
             bcrypt_queue: 4,
             bcrypt_nice: 0,
             cache_capacity: 10,
-            cache_ttl_secs: 60,
-            reset_token_ttl_secs: 3600,
-            verify_token_ttl_secs: 86400,
+            cache_ttl_secs: 60.try_into().unwrap(),
+            reset_token_ttl_secs: 3600.try_into().unwrap(),
+            verify_token_ttl_secs: 86400.try_into().unwrap(),
             require_verified_email: false,
             admin_requires_mfa: false,
-            signing_algorithm: "HS256".into(),
-            key_rotation_days: 30,
+            signing_algorithm: SigningAlgorithm::Hs256,
+            key_rotation_days: 30.try_into().unwrap(),
             reauth_window_secs: 300,
         }
     }

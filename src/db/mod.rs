@@ -100,9 +100,12 @@ impl Db {
             (_, 0) => default_pool_size(),
             (_, n) => n,
         };
-        let mut builder = Pool::builder()
-            .max_size(size)
-            .connection_timeout(Duration::from_secs(settings.connect_timeout_secs.max(1)));
+        let mut builder = Pool::builder().max_size(size).connection_timeout(
+            settings
+                .connect_timeout_secs
+                .duration()
+                .max(Duration::from_secs(1)),
+        );
         if matches!(target, DbTarget::SqliteMemory) {
             builder = builder
                 .min_idle(Some(1))

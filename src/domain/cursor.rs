@@ -28,7 +28,7 @@ pub struct Cursor {
 }
 
 /// Why a cursor was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cursor is not one this list gave out")]
 pub struct CursorError;
 

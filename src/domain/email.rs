@@ -1,27 +1,33 @@
 //! `Email`: a trimmed, lowercased, plausibly deliverable address.
 
-use crate::error::AppError;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 const MAX_LEN: usize = 254;
 const MAX_LOCAL_LEN: usize = 64;
 
+/// Why an address was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("email is required")]
+    Missing,
+    #[error("email is longer than {MAX_LEN} bytes")]
+    TooLong,
+    #[error("email is not a valid address")]
+    Malformed,
+}
+
 impl Email {
     /// Normalises (trim + lowercase) and checks the shape of an address.
-    pub fn parse(raw: &str) -> Result<Email, AppError> {
+    pub fn parse(raw: &str) -> Result<Email, EmailError> {
         let email = raw.trim().to_lowercase();
-        let invalid = || AppError::Validation("email is not a valid address".into());
         if email.is_empty() {
-            return Err(AppError::Validation("email is required".into()));
+            return Err(EmailError::Missing);
         }
         if email.len() > MAX_LEN {
-            return Err(AppError::Validation(format!(
-                "email is longer than {MAX_LEN} bytes"
-            )));
+            return Err(EmailError::TooLong);
         }
-        let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+        let (local, domain) = email.rsplit_once('@').ok_or(EmailError::Malformed)?;
         let local_ok = !local.is_empty()
             && local.len() <= MAX_LOCAL_LEN
             && !local.contains('@')
@@ -43,7 +49,7 @@ impl Email {
         if local_ok && domain_ok {
             Ok(Email(email))
         } else {
-            Err(invalid())
+            Err(EmailError::Malformed)
         }
     }
 
@@ -99,8 +105,21 @@ mod tests {
     #[test]
     fn overlong_addresses_are_rejected() {
         let long_local = format!("{}@example.com", "a".repeat(65));
-        assert!(Email::parse(&long_local).is_err());
+        assert_eq!(Email::parse(&long_local), Err(EmailError::Malformed));
         let long_domain = format!("a@{}.com", "b".repeat(260));
-        assert!(Email::parse(&long_domain).is_err());
+        assert_eq!(Email::parse(&long_domain), Err(EmailError::TooLong));
+    }
+
+    #[test]
+    fn each_refusal_says_what_is_wrong() {
+        assert_eq!(
+            Email::parse(" ").unwrap_err().to_string(),
+            "email is required"
+        );
+        let long = format!("a@{}.com", "b".repeat(260));
+        let err = Email::parse(&long).unwrap_err();
+        assert_eq!(err.to_string(), "email is longer than 254 bytes");
+        let err = Email::parse("alice@").unwrap_err();
+        assert_eq!(err.to_string(), "email is not a valid address");
     }
 }

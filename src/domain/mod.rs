@@ -1,4 +1,5 @@
-//! Parsed input types: once one of these exists, its value is known to be valid.
+//! Parsed input types: once one of these exists, its value is known to be valid. Each
+//! parser refuses with an error of its own, free of HTTP (`error` maps them to answers).
 
 mod amr;
 pub mod cursor;
@@ -8,8 +9,8 @@ pub mod permission;
 pub mod role;
 
 pub use amr::Amr;
-pub use cursor::{Cursor, Listing};
-pub use email::Email;
-pub use password::Password;
-pub use permission::{Permission, PermissionSet};
-pub use role::RoleName;
+pub use cursor::{Cursor, CursorError, Listing};
+pub use email::{Email, EmailError};
+pub use password::{Password, PasswordError};
+pub use permission::{Permission, PermissionError, PermissionSet};
+pub use role::{RoleName, RoleNameError};

@@ -1,8 +1,6 @@
 //! `Password`: a candidate password that meets the policy (length, no control
 //! characters). Never printed.
 
-use crate::error::AppError;
-
 pub const MIN_CHARS: usize = 8;
 /// Generous on purpose (passphrases); the pre-hash makes length irrelevant to bcrypt,
 /// and the cap only stops absurd inputs.
@@ -11,32 +9,37 @@ pub const MAX_CHARS: usize = 1024;
 #[derive(Clone)]
 pub struct Password(String);
 
+/// Why a new password was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password must be at least {MIN_CHARS} characters")]
+    TooShort,
+    #[error("password must be at most {MAX_CHARS} characters")]
+    TooLong,
+    #[error("password must not be only whitespace")]
+    OnlyWhitespace,
+    #[error("password must not contain control characters")]
+    ControlCharacters,
+}
+
 impl Password {
     /// Checks the policy for a *new* password (registration, change, admin create).
-    pub fn parse(raw: String) -> Result<Password, AppError> {
+    pub fn parse(raw: String) -> Result<Password, PasswordError> {
         let chars = raw.chars().count();
         if chars < MIN_CHARS {
-            return Err(AppError::Validation(format!(
-                "password must be at least {MIN_CHARS} characters"
-            )));
+            return Err(PasswordError::TooShort);
         }
         if chars > MAX_CHARS {
-            return Err(AppError::Validation(format!(
-                "password must be at most {MAX_CHARS} characters"
-            )));
+            return Err(PasswordError::TooLong);
         }
         if raw.trim().is_empty() {
-            return Err(AppError::Validation(
-                "password must not be only whitespace".into(),
-            ));
+            return Err(PasswordError::OnlyWhitespace);
         }
         // NUL, tabs, newlines and other control characters: never typed on purpose,
         // often a sign of a broken client, and NUL ends the password for bcrypt-based
         // verifiers elsewhere.
         if raw.chars().any(char::is_control) {
-            return Err(AppError::Validation(
-                "password must not contain control characters".into(),
-            ));
+            return Err(PasswordError::ControlCharacters);
         }
         Ok(Password(raw))
     }
@@ -95,6 +98,24 @@ mod tests {
             assert!(Password::parse(bad.clone()).is_err(), "{bad:?}");
         }
         assert!(Password::parse("pass word with spaces".into()).is_ok());
+    }
+
+    #[test]
+    fn each_refusal_says_what_is_wrong() {
+        let says = |raw: String| Password::parse(raw).unwrap_err().to_string();
+        assert_eq!(
+            says("short".into()),
+            "password must be at least 8 characters"
+        );
+        assert_eq!(
+            says("a".repeat(1025)),
+            "password must be at most 1024 characters"
+        );
+        assert_eq!(says(" ".repeat(8)), "password must not be only whitespace");
+        assert_eq!(
+            says("pass\tword".into()),
+            "password must not contain control characters"
+        );
     }
 
     #[test]

@@ -5,8 +5,6 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::error::AppError;
-
 /// Every permission.
 pub const ALL: &str = "*";
 
@@ -55,6 +53,15 @@ const PART_MAX: usize = 32;
 /// on every request stays small. Without a cap a single request stored thousands.
 pub const MAX_PER_HOLDER: usize = 256;
 
+/// Why a permission, or a list of them, was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PermissionError {
+    #[error("a permission is `resource:action` (lowercase letters, digits, '_', '.' or '-', each part starting with a letter and at most {PART_MAX} long) or `*`")]
+    Malformed,
+    #[error("permissions holds at most {MAX_PER_HOLDER} entries (this list has {0})")]
+    TooMany(usize),
+}
+
 fn part_ok(part: &str) -> bool {
     let mut chars = part.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
@@ -65,18 +72,15 @@ fn part_ok(part: &str) -> bool {
 impl Permission {
     /// Every one of `raw`, or the error for the first that is not a permission; at
     /// most [`MAX_PER_HOLDER`] of them.
-    pub fn parse_all(raw: &[String]) -> Result<Vec<Permission>, AppError> {
+    pub fn parse_all(raw: &[String]) -> Result<Vec<Permission>, PermissionError> {
         if raw.len() > MAX_PER_HOLDER {
-            return Err(AppError::Validation(format!(
-                "permissions holds at most {MAX_PER_HOLDER} entries (this list has {})",
-                raw.len()
-            )));
+            return Err(PermissionError::TooMany(raw.len()));
         }
         raw.iter().map(|p| Permission::parse(p)).collect()
     }
 
     /// `^[a-z][a-z0-9_.-]{0,31}:[a-z][a-z0-9_.-]{0,31}$`, or `*`.
-    pub fn parse(raw: &str) -> Result<Permission, AppError> {
+    pub fn parse(raw: &str) -> Result<Permission, PermissionError> {
         let ok = raw == ALL
             || raw
                 .split_once(':')
@@ -84,9 +88,7 @@ impl Permission {
         if ok {
             Ok(Permission(raw.to_string()))
         } else {
-            Err(AppError::Validation(format!(
-                "a permission is `resource:action` (lowercase letters, digits, '_', '.' or '-', each part starting with a letter and at most {PART_MAX} long) or `*`"
-            )))
+            Err(PermissionError::Malformed)
         }
     }
 
@@ -172,6 +174,21 @@ mod tests {
             assert!(Permission::parse(bad).is_err(), "{bad:?}");
         }
         assert!(Permission::parse(&format!("{}:read", "a".repeat(32))).is_ok());
+    }
+
+    #[test]
+    fn a_list_holds_at_most_256_and_names_its_length_when_longer() {
+        let ok = vec!["a:b".to_string(); MAX_PER_HOLDER];
+        assert_eq!(Permission::parse_all(&ok).unwrap().len(), MAX_PER_HOLDER);
+        let long = vec!["a:b".to_string(); MAX_PER_HOLDER + 1];
+        let err = Permission::parse_all(&long).unwrap_err();
+        assert_eq!(err, PermissionError::TooMany(257));
+        assert_eq!(
+            err.to_string(),
+            "permissions holds at most 256 entries (this list has 257)"
+        );
+        let bad = vec!["a:b".to_string(), "Nope".to_string()];
+        assert_eq!(Permission::parse_all(&bad), Err(PermissionError::Malformed));
     }
 
     #[test]

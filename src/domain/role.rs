@@ -3,8 +3,6 @@
 
 use serde::Serialize;
 
-use crate::error::AppError;
-
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct RoleName(String);
@@ -15,9 +13,14 @@ pub const ADMIN: &str = "admin";
 pub const USER: &str = "user";
 const MAX_LEN: usize = 32;
 
+/// Why a role name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a role name is 2 to {MAX_LEN} characters: a lowercase letter, then lowercase letters, digits, '_' or '-'")]
+pub struct RoleNameError;
+
 impl RoleName {
     /// `^[a-z][a-z0-9_-]{1,31}$`.
-    pub fn parse(raw: &str) -> Result<RoleName, AppError> {
+    pub fn parse(raw: &str) -> Result<RoleName, RoleNameError> {
         let mut chars = raw.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
         let rest_ok =
@@ -25,9 +28,7 @@ impl RoleName {
         if first_ok && rest_ok && (2..=MAX_LEN).contains(&raw.len()) {
             Ok(RoleName(raw.to_string()))
         } else {
-            Err(AppError::Validation(
-                "a role name is 2 to 32 characters: a lowercase letter, then lowercase letters, digits, '_' or '-'".into(),
-            ))
+            Err(RoleNameError)
         }
     }
 
@@ -90,8 +91,12 @@ mod tests {
             long.as_str(),
             " user",
         ] {
-            assert!(RoleName::parse(bad).is_err(), "{bad:?}");
+            assert_eq!(RoleName::parse(bad), Err(RoleNameError), "{bad:?}");
         }
+        assert_eq!(
+            RoleNameError.to_string(),
+            "a role name is 2 to 32 characters: a lowercase letter, then lowercase letters, digits, '_' or '-'"
+        );
         assert!(RoleName::parse(&"a".repeat(32)).is_ok());
     }
 

@@ -13,11 +13,6 @@ pub struct Composed {
     pub body: String,
 }
 
-/// A link with its token: `template` with `{token}` replaced.
-pub fn link(template: &str, token: &str) -> String {
-    template.replace("{token}", token)
-}
-
 fn lifetime(secs: u64) -> String {
     match secs {
         s if s % 86400 == 0 && s >= 86400 => plural(s / 86400, "day"),
@@ -121,16 +116,6 @@ mod tests {
         chrono::DateTime::parse_from_rfc3339("2026-11-23T21:30:00Z")
             .unwrap()
             .naive_utc()
-    }
-
-    #[test]
-    fn links_carry_the_token_where_the_template_says() {
-        let l = link("https://app.example.com/reset?token={token}&x=1", "AbC-_9");
-        assert_eq!(l, "https://app.example.com/reset?token=AbC-_9&x=1");
-        assert_eq!(
-            link("https://x.example/{token}/go", "t"),
-            "https://x.example/t/go"
-        );
     }
 
     #[test]

@@ -3,8 +3,6 @@
 
 pub mod compose;
 
-use std::time::Duration;
-
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -39,25 +37,22 @@ impl Mailer {
     /// The mailer for `settings`, or `None` when no SMTP URL is set. Nothing is sent
     /// or connected to here.
     pub fn from_settings(settings: &EmailSettings) -> Result<Option<Mailer>, String> {
-        let Some(url) = settings.smtp_url() else {
+        let Some(url) = &settings.smtp_url else {
             return Ok(None);
         };
+        let url = url.expose();
         // lettre's errors describe the URL, which may hold a password: say only which
         // key is wrong.
         // One conversation may take a third of a claim, so a claim outlasts a send
         // and no other instance takes a mail that is still being sent.
-        let timeout = Duration::from_secs((settings.claim_secs / 3).max(1));
+        let timeout = settings.claim_secs.duration() / 3;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|_| "APP__EMAIL__SMTP_URL is not a usable SMTP URL".to_string())?
             .timeout(Some(timeout))
             .build();
-        let from = settings
-            .from
-            .parse()
-            .map_err(|_| "APP__EMAIL__FROM is not an address".to_string())?;
         Ok(Some(Mailer {
             transport,
-            from,
+            from: settings.from.clone(),
             server: describe(url),
         }))
     }
@@ -152,7 +147,7 @@ mod tests {
     fn no_url_means_no_mailer_and_a_bad_one_is_refused_without_echoing_it() {
         let mut s = EmailSettings::default();
         assert!(Mailer::from_settings(&s).unwrap().is_none());
-        s.smtp_url = Some(crate::secret::Secret::new("smtp://u:hunter2@[bad"));
+        s.smtp_url = Some("smtp://u:hunter2@[bad".parse().unwrap());
         let err = Mailer::from_settings(&s).err().unwrap();
         assert!(!err.contains("hunter2"), "{err}");
     }
@@ -165,7 +160,7 @@ mod tests {
             "smtps://mail.example.com",
         ] {
             let s = EmailSettings {
-                smtp_url: Some(crate::secret::Secret::new(url)),
+                smtp_url: Some(url.parse().unwrap()),
                 ..EmailSettings::default()
             };
             assert!(Mailer::from_settings(&s).unwrap().is_some(), "{url}");

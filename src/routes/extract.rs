@@ -11,7 +11,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::auth::principal::client_info;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::net::ClientInfo;
 
 /// The content type of JSON bodies, and of the OAuth routes' form bodies.
@@ -27,11 +27,11 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                 | JsonPayloadError::OverflowKnownLength { .. } => AppError::PayloadTooLarge,
                 JsonPayloadError::ContentType => AppError::UnsupportedMediaType { expected: JSON },
                 JsonPayloadError::Deserialize(e) if e.is_data() => AppError::BadRequest {
-                    code: "invalid_body",
+                    code: ErrorCode::InvalidBody,
                     message: format!("a field has the wrong type: {}", expectation(e)),
                 },
                 _ => AppError::BadRequest {
-                    code: "malformed_json",
+                    code: ErrorCode::MalformedJson,
                     message: "the body is not valid JSON".into(),
                 },
             };
@@ -62,7 +62,7 @@ pub fn form_config(limit: usize) -> web::FormConfig {
                 UrlencodedError::ContentType => AppError::UnsupportedMediaType { expected: FORM },
                 UrlencodedError::Overflow { .. } => AppError::PayloadTooLarge,
                 _ => AppError::BadRequest {
-                    code: "invalid_body",
+                    code: ErrorCode::InvalidBody,
                     message: "the body is not a valid application/x-www-form-urlencoded form"
                         .into(),
                 },
@@ -83,7 +83,7 @@ pub fn query_config() -> web::QueryConfig {
             _ => "invalid query string".into(),
         };
         AppError::BadRequest {
-            code: "invalid_query",
+            code: ErrorCode::InvalidQuery,
             message,
         }
         .into()
@@ -97,7 +97,7 @@ pub fn path_config() -> web::PathConfig {
             _ => "invalid path".into(),
         };
         AppError::BadRequest {
-            code: "invalid_path",
+            code: ErrorCode::InvalidPath,
             message,
         }
         .into()
@@ -117,7 +117,7 @@ impl<T> JsonBody<T> {
 
 fn invalid_body(message: String) -> actix_web::Error {
     AppError::BadRequest {
-        code: "invalid_body",
+        code: ErrorCode::InvalidBody,
         message,
     }
     .into()

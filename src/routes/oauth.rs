@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::auth::middleware::authenticate_token;
 use crate::domain::Amr;
-use crate::error::{AppError, AppResult, ErrorBody};
+use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::net::ClientInfo;
 use crate::routes::views::Accepted;
 use crate::services::{oauth, Principal};
@@ -18,7 +18,7 @@ fn token_of(token: Option<String>) -> AppResult<String> {
     token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| AppError::BadRequest {
-            code: "invalid_body",
+            code: ErrorCode::InvalidBody,
             message: "the form needs a token".into(),
         })
 }

@@ -40,8 +40,7 @@ pub fn page_request(
     let cursor = cursor
         .filter(|c| !c.is_empty())
         .map(|c| Cursor::parse(&c, listing))
-        .transpose()
-        .map_err(|e| AppError::Validation(e.to_string()))?;
+        .transpose()?;
     let per_page = per_page.min(MAX_PER_PAGE);
     if cursor.is_none() && page.saturating_mul(per_page) > COUNT_CAP {
         return Err(AppError::PageTooDeep);

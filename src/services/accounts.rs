@@ -148,7 +148,7 @@ pub(crate) async fn check_current_password(
     match checked {
         Ok(true) => Ok((policy, attempt, user)),
         Ok(false) => Err(wrong_current_password(state, policy, attempt, caller).await),
-        Err(e) => Err(release(state, policy, attempt, e).await),
+        Err(e) => Err(release(state, policy, attempt, e.into()).await),
     }
 }
 
@@ -165,7 +165,7 @@ pub async fn change_password(
     let (policy, attempt, user) = check_current_password(state, caller, current).await?;
     let hash = match state.hasher.hash(new).await {
         Ok(h) => h,
-        Err(e) => return Err(release(state, policy, attempt, e).await),
+        Err(e) => return Err(release(state, policy, attempt, e.into()).await),
     };
     let ttl = state.settings.auth.refresh_token_ttl_secs;
     let (client, amr) = (caller.client.clone(), caller.amr);

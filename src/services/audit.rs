@@ -58,11 +58,10 @@ const PURGE_BATCH: i64 = 5_000;
 /// Deletes audit events older than `APP__AUDIT__RETENTION_DAYS` (nothing when it is
 /// 0), a batch at a time with a pause between batches; how many it deleted.
 pub async fn purge_expired(state: &AppState) -> AppResult<usize> {
-    let days = state.settings.audit.retention_days;
-    if days == 0 {
+    let Some(retention) = state.settings.audit.retention_days.period() else {
         return Ok(0);
-    }
-    let before = now() - Duration::days(days as i64);
+    };
+    let before = now() - retention;
     let mut deleted = 0;
     loop {
         let n = state

@@ -25,15 +25,16 @@ pub fn ensure_admin(db: &Db, settings: &Settings) -> Result<(), BootstrapError> 
         return Ok(());
     };
     let fail = BootstrapError;
-    let email = Email::parse(email).map_err(fail)?;
-    let password = Password::parse(password.expose().to_string()).map_err(fail)?;
+    let email = Email::parse(email).map_err(|e| fail(e.into()))?;
+    let password = Password::parse(password.expose().to_string()).map_err(|e| fail(e.into()))?;
     let exists = db
         .transaction_blocking(|conn| Ok(users::any_admin(conn)?))
         .map_err(fail)?;
     if exists {
         return Ok(());
     }
-    let user = create_admin(db, &email, &password, settings.auth.bcrypt_cost).map_err(fail)?;
+    let user =
+        create_admin(db, &email, &password, settings.auth.bcrypt_cost.get()).map_err(fail)?;
     log::info!("bootstrap: created admin account id {}", user.id);
     Ok(())
 }

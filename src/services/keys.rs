@@ -96,7 +96,7 @@ fn rotate_blocking(
     origin: &str,
 ) -> AppResult<Option<String>> {
     // Made before the transaction: RSA key generation takes a while.
-    let pair: NewKeyPair = keys::generate(alg).map_err(AppError::internal)?;
+    let pair: NewKeyPair = keys::generate(alg)?;
     let jwk = serde_json::to_string(&pair.public_jwk).map_err(AppError::internal)?;
     let sealed = sealer.seal(&pair.private_der, pair.kid.as_bytes());
     let (made, _changes) = db.transaction_blocking(|conn| {
@@ -199,7 +199,7 @@ pub async fn rotate(state: &AppState, caller: &Principal) -> AppResult<String> {
 /// `turnstile keys rotate`: the same, from the command line. Running instances pick
 /// the key up from the change feed (PostgreSQL) or at their next login or refresh.
 pub fn rotate_from_cli(db: &Db, settings: &Settings) -> AppResult<Option<String>> {
-    let alg = settings.auth.signing_algorithm();
+    let alg = settings.auth.signing_algorithm;
     if !alg.is_asymmetric() {
         return Err(AppError::KeyNotRotatable);
     }
@@ -263,13 +263,12 @@ pub async fn run(state: web::Data<AppState>) {
     if !alg.is_asymmetric() {
         return;
     }
-    let days = state.settings.auth.key_rotation_days;
+    let period = state.settings.auth.key_rotation_days.period();
     loop {
         let changed = state.cache.keys_changed().notified();
         let tick = actix_web::rt::time::sleep(TICK);
         futures_util::future::select(std::pin::pin!(changed), std::pin::pin!(tick)).await;
-        if days > 0 {
-            let due = Duration::days(days as i64);
+        if let Some(due) = period {
             let (db, sealer) = (state.db.clone(), state.key_sealer.clone());
             let origin = state.cache.instance().to_string();
             let rotated = web::block(move || {

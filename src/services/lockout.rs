@@ -65,8 +65,8 @@ pub enum Reservation {
 impl Policy {
     pub fn from_settings(auth: &AuthSettings) -> Policy {
         Policy {
-            max_failures: i64::from(auth.login_max_failures),
-            window: Duration::seconds(auth.login_window_secs as i64),
+            max_failures: i64::from(auth.login_max_failures.get()),
+            window: auth.login_window_secs.delta(),
         }
     }
 

@@ -124,7 +124,7 @@ pub async fn login(
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let verified = match state.hasher.verify(password, hash).await {
         Ok(v) => v,
-        Err(e) => return Err(release(state, policy, attempt, e).await),
+        Err(e) => return Err(release(state, policy, attempt, e.into()).await),
     };
     let target = user.as_ref().map(|u| u.id);
     if let (Some(user), true) = (user, verified) {

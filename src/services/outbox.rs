@@ -10,8 +10,6 @@
 //! instance takes them again. Nothing is lost by a restart or an SMTP outage: the rows
 //! stay in the database until they are delivered or given up.
 
-use std::time::Duration as StdDuration;
-
 use actix_web::web;
 use chrono::{Duration, NaiveDateTime};
 
@@ -26,7 +24,7 @@ use crate::models::outbox::{
 use crate::models::users::{self, User};
 use crate::models::{locks, now};
 use crate::services::recovery::issue_token;
-use crate::settings::Settings;
+use crate::settings::{Seconds, Settings};
 use crate::state::AppState;
 
 /// Rows claimed per round.
@@ -39,7 +37,7 @@ pub async fn run(state: web::Data<AppState>) {
     let Some(mailer) = state.mailer.clone() else {
         return;
     };
-    let poll = StdDuration::from_millis(state.settings.email.poll_millis);
+    let poll = state.settings.email.poll_millis.duration();
     loop {
         let claimed = match claim(&state).await {
             Ok(rows) => rows,
@@ -65,7 +63,7 @@ pub async fn run(state: web::Data<AppState>) {
 }
 
 async fn claim(state: &AppState) -> AppResult<Vec<OutboxRow>> {
-    let hold = Duration::seconds(state.settings.email.claim_secs as i64);
+    let hold = state.settings.email.claim_secs.delta();
     state
         .db
         .transaction(move |conn| {
@@ -130,7 +128,7 @@ async fn deliver(state: &AppState, mailer: &Mailer, row: OutboxRow) {
         }
         Err((permanent, reason)) => {
             let email = &state.settings.email;
-            let give_up = permanent || attempts >= email.max_attempts as i32;
+            let give_up = permanent || i64::from(attempts) >= i64::from(email.max_attempts.get());
             let next = (!give_up).then(|| now() + backoff(email.retry_base_secs, attempts));
             let why = reason.clone();
             let _ = state
@@ -158,9 +156,10 @@ async fn deliver(state: &AppState, mailer: &Mailer, row: OutboxRow) {
 /// The wait before the next attempt: `base`, doubling with every attempt, at most an
 /// hour, plus up to a quarter of it at random (instances retrying after one outage
 /// should not all come back at the same second).
-fn backoff(base_secs: u64, attempts: i32) -> Duration {
+fn backoff(base: Seconds<1>, attempts: i32) -> Duration {
     let exp = attempts.clamp(1, 30) - 1;
-    let secs = (base_secs as i64)
+    // At most ten years: no overflow.
+    let secs = (base.secs() as i64)
         .saturating_mul(1_i64 << exp)
         .min(MAX_BACKOFF_SECS);
     let jitter = rand::random_range(0..=secs / 4);
@@ -201,8 +200,9 @@ fn prepare(conn: &mut Conn, row: &OutboxRow, settings: &Settings) -> AppResult<P
                     .record(conn, at)?;
             }
             let (token, expires) = issue_token(conn, &user, RESET, auth.reset_token_ttl_secs, at)?;
-            let link = compose::link(&settings.email.reset_link, &token);
-            compose::password_reset(&user.email, &link, auth.reset_token_ttl_secs, expires)
+            let link = settings.email.reset_link.with_token(&token);
+            let ttl = auth.reset_token_ttl_secs.secs();
+            compose::password_reset(&user.email, &link, ttl, expires)
         }
         EMAIL_VERIFICATION => {
             if user.disabled {
@@ -220,8 +220,9 @@ fn prepare(conn: &mut Conn, row: &OutboxRow, settings: &Settings) -> AppResult<P
                 .target(user.id)
                 .ip(row.ip.as_deref())
                 .record(conn, at)?;
-            let link = compose::link(&settings.email.verify_link, &token);
-            compose::email_verification(&user.email, &link, auth.verify_token_ttl_secs, expires)
+            let link = settings.email.verify_link.with_token(&token);
+            let ttl = auth.verify_token_ttl_secs.secs();
+            compose::email_verification(&user.email, &link, ttl, expires)
         }
         other => return Err(AppError::internal(format!("unknown mail kind {other}"))),
     };
@@ -262,13 +263,13 @@ mod tests {
     #[test]
     fn retries_back_off_exponentially_with_a_cap_and_some_jitter() {
         for (attempts, base) in [(1, 5), (2, 10), (3, 20), (4, 40)] {
-            let secs = backoff(5, attempts).num_seconds();
+            let secs = backoff(5.try_into().unwrap(), attempts).num_seconds();
             assert!(
                 (base..=base + base / 4).contains(&secs),
                 "attempt {attempts}: {secs}"
             );
         }
-        let capped = backoff(5, 30).num_seconds();
+        let capped = backoff(5.try_into().unwrap(), 30).num_seconds();
         assert!((3600..=4500).contains(&capped), "{capped}");
     }
 }

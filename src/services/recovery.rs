@@ -15,14 +15,13 @@
 //! other's token rows in opposite orders (a deadlock: an admin's reset against the
 //! outbox worker).
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::NaiveDateTime;
 
 use crate::credentials::refresh::hash_token;
 use crate::db::Conn;
 use crate::domain::permission::USERS_WRITE;
 use crate::domain::{Email, Password};
 use crate::error::{AppError, AppResult};
-use crate::mail::compose::link;
 use crate::models::audit::{Audit, Delivery};
 use crate::models::email_tokens::{self, NewEmailToken, RESET, VERIFY};
 use crate::models::outbox::{self, NewMail, EMAIL_VERIFICATION, PASSWORD_CHANGED, PASSWORD_RESET};
@@ -32,6 +31,7 @@ use crate::net::ClientInfo;
 use crate::secret::random_url_safe;
 use crate::services::roles::check_outranks;
 use crate::services::{authorize, ratelimit, Caller, Principal};
+use crate::settings::Seconds;
 use crate::state::AppState;
 
 /// A link's token: 256 random bits, URL-safe.
@@ -47,11 +47,11 @@ pub fn issue_token(
     conn: &mut Conn,
     user: &User,
     purpose: &str,
-    ttl_secs: u64,
+    ttl: Seconds<1>,
     at: NaiveDateTime,
 ) -> AppResult<(String, NaiveDateTime)> {
     let token = new_link_token();
-    let expires_at = at + Duration::seconds(ttl_secs as i64);
+    let expires_at = at + ttl.delta();
     email_tokens::create(
         conn,
         &NewEmailToken {
@@ -96,8 +96,8 @@ pub async fn request_reset(state: &AppState, email: Email, client: &ClientInfo) 
     state.require_mail()?;
     let auth = &state.settings.auth;
     let (max, window) = (
-        auth.login_max_failures,
-        Duration::seconds(auth.login_window_secs as i64),
+        auth.login_max_failures.get(),
+        auth.login_window_secs.delta(),
     );
     let key = format!("password-reset:{}", client.lockout_key());
     let ip = client.ip.clone();
@@ -270,7 +270,7 @@ pub async fn admin_reset(
             }
             let (token, expires_at) = issue_token(conn, &user, RESET, ttl, at)?;
             Ok(AdminReset::Link {
-                link: link(&template, &token),
+                link: template.with_token(&token),
                 expires_at,
             })
         })

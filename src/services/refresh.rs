@@ -9,8 +9,6 @@
 //! revocation of one session never interleave. Tokens are issued only if the gate
 //! (`services::admission`) lets the account have them now.
 
-use chrono::Duration;
-
 use crate::credentials::refresh::{hash_token, successor};
 use crate::domain::Amr;
 use crate::error::{AppError, AppResult};
@@ -41,7 +39,7 @@ enum Outcome {
 pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> AppResult<SignedIn> {
     let hash = hash_token(presented);
     let next = successor(&state.settings.auth.jwt_secret, presented);
-    let reuse_interval = Duration::seconds(state.settings.auth.refresh_reuse_interval_secs as i64);
+    let reuse_interval = state.settings.auth.refresh_reuse_interval_secs.delta();
     let gate = Gate::from_settings(&state.settings.auth);
     let outcome = state
         .change(move |tx| {

@@ -16,6 +16,7 @@ use crate::models::{email_tokens, login_failures, mfa_challenges, now, outbox, r
 use crate::net::ClientInfo;
 use crate::secret::new_id;
 use crate::services::{keys, Caller};
+use crate::settings::Seconds;
 use crate::state::AppState;
 
 /// A session's id, its current refresh token, its absolute end, and how and when it
@@ -45,7 +46,7 @@ pub fn start_login(
     user: User,
     client: &ClientInfo,
     second_factor: Option<SecondFactor>,
-    ttl_secs: u64,
+    ttl: Seconds<1>,
     at: NaiveDateTime,
 ) -> AppResult<(User, Grant)> {
     let amr = match second_factor {
@@ -53,7 +54,7 @@ pub fn start_login(
         None => Amr::Password,
     };
     users::touch_last_login(tx, user.id, at)?;
-    let grant = start(tx, &user, client, amr, ttl_secs, at)?;
+    let grant = start(tx, &user, client, amr, ttl, at)?;
     Audit::login_success(&grant.session_id, second_factor)
         .by_owner(user.id)
         .ip(client.ip.as_deref())
@@ -66,13 +67,13 @@ pub fn start_login(
 }
 
 /// Starts a session for `user` on this device, authenticated by `amr`. The session
-/// ends `ttl_secs` after login, whatever the rotations in between (absolute lifetime).
+/// ends `ttl` after login, whatever the rotations in between (absolute lifetime).
 pub fn start(
     conn: &mut Conn,
     user: &User,
     client: &ClientInfo,
     amr: Amr,
-    ttl_secs: u64,
+    ttl: Seconds<1>,
     at: NaiveDateTime,
 ) -> AppResult<Grant> {
     let session = Session {
@@ -81,7 +82,7 @@ pub fn start(
         password_version: user.password_version,
         created_at: at,
         last_used_at: at,
-        expires_at: at + Duration::seconds(ttl_secs as i64),
+        expires_at: at + ttl.delta(),
         user_agent: client.user_agent.clone(),
         ip: client.ip.clone(),
         revoked_at: None,
@@ -205,9 +206,9 @@ const OUTBOX_RETENTION_DAYS: i64 = 7;
 /// and a purged session was already refused (revoked or expired), so no cache entry
 /// needs invalidating. Also spent or expired link tokens, counted requests older than
 /// the window, finished mails older than a week, and expired second-step challenges.
-pub fn purge_expired(conn: &mut Conn, login_window_secs: u64) -> AppResult<(usize, usize)> {
+pub fn purge_expired(conn: &mut Conn, login_window: Seconds<0>) -> AppResult<(usize, usize)> {
     let at = now();
-    let window = Duration::seconds(login_window_secs as i64);
+    let window = login_window.delta();
     let sessions = sessions::purge(conn, at)?;
     let failures = login_failures::purge(conn, at - window)?;
     email_tokens::purge(conn, at)?;

@@ -344,8 +344,8 @@ async fn audit_actions(admin: &AdminClient<'_>, query: &str) -> Vec<Value> {
 
 async fn the_audit_trail_records_each_action(b: Backend) {
     let app = spawn_app_with(b, |s| {
-        s.auth.refresh_reuse_interval_secs = 0;
-        s.auth.login_max_failures = 2;
+        s.auth.refresh_reuse_interval_secs = 0.try_into().unwrap();
+        s.auth.login_max_failures = 2.try_into().unwrap();
     })
     .await;
     let admin = app.signed_in_admin().await;

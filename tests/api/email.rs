@@ -14,7 +14,6 @@ use crate::support::{
     assert_error, assert_tokens_dead, new_email, spawn_app, spawn_app_with, status_and_json, tally,
     Backend, Cluster, TestApp, TestUser,
 };
-use turnstile::secret::Secret;
 use turnstile::settings::Settings;
 
 on_both_backends!(
@@ -44,11 +43,11 @@ const MAIL_WAIT: Duration = Duration::from_secs(15);
 pub(crate) fn mailing(sink: &SmtpSink) -> impl FnOnce(&mut Settings) {
     let url = sink.url();
     move |s: &mut Settings| {
-        s.email.smtp_url = Some(Secret::new(url));
-        s.email.retry_base_secs = 1;
-        s.email.poll_millis = 100;
+        s.email.smtp_url = Some(url.parse().unwrap());
+        s.email.retry_base_secs = 1.try_into().unwrap();
+        s.email.poll_millis = 100.try_into().unwrap();
         // A stopped instance's claims run out quickly.
-        s.email.claim_secs = 3;
+        s.email.claim_secs = 3.try_into().unwrap();
     }
 }
 
@@ -312,7 +311,7 @@ async fn unknown_disabled_and_limited_addresses_get_the_same_answer_and_no_mail(
     let app = spawn_app_with(b, |s| {
         mailing(&sink)(s);
         s.email.max_per_address_per_hour = 2;
-        s.auth.login_max_failures = 100;
+        s.auth.login_max_failures = 100.try_into().unwrap();
     })
     .await;
     let admin = app.signed_in_admin().await;
@@ -359,7 +358,7 @@ async fn asking_for_resets_is_limited_per_client(b: Backend) {
     let sink = SmtpSink::start();
     let app = spawn_app_with(b, |s| {
         mailing(&sink)(s);
-        s.auth.login_max_failures = 3;
+        s.auth.login_max_failures = 3.try_into().unwrap();
     })
     .await;
     let asked = join_all((0..10).map(|_| {
@@ -643,7 +642,7 @@ async fn every_instance_together_sends_each_mail_once(b: Backend) {
     let sink = SmtpSink::start();
     let c = Cluster::start(b, |s| {
         mailing(&sink)(s);
-        s.auth.login_max_failures = 1000;
+        s.auth.login_max_failures = 1000.try_into().unwrap();
         s.email.max_per_address_per_hour = 1000;
     })
     .await;
@@ -805,7 +804,7 @@ async fn the_per_address_limit_holds_with_requests_spread_over_instances(b: Back
     let sink = SmtpSink::start();
     let c = Cluster::start(b, |s| {
         mailing(&sink)(s);
-        s.auth.login_max_failures = 1000;
+        s.auth.login_max_failures = 1000.try_into().unwrap();
         s.email.max_per_address_per_hour = 5;
     })
     .await;

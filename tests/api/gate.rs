@@ -163,7 +163,7 @@ async fn an_address_marked_unverified_stops_the_second_step_and_refresh(b: Backe
 }
 
 async fn a_locked_out_account_gets_no_tokens_by_refresh_until_it_is_unlocked(b: Backend) {
-    let app = spawn_app_with(b, |s| s.auth.login_max_failures = 3).await;
+    let app = spawn_app_with(b, |s| s.auth.login_max_failures = 3.try_into().unwrap()).await;
     let admin = app.signed_in_admin().await;
     let user = app.signed_in_user().await;
     for _ in 0..3 {

@@ -3,6 +3,7 @@ use serde_json::json;
 
 use crate::on_both_backends;
 use crate::support::{assert_error, spawn_app, spawn_app_with, status_and_json, Backend};
+use turnstile::settings::SigningAlgorithm;
 
 on_both_backends!(
     health_returns_ok,
@@ -102,7 +103,7 @@ fn concrete(path: &str, user_id: &str) -> String {
 
 async fn head_answers_every_get_route_as_get_would_without_a_body(b: Backend) {
     let app = spawn_app_with(b, |s| {
-        s.auth.signing_algorithm = "EdDSA".into();
+        s.auth.signing_algorithm = SigningAlgorithm::EdDsa;
     })
     .await;
     let (admin, tokens) = app.admin_with_tokens().await;

@@ -196,7 +196,9 @@ on_both_backends!(
 );
 
 async fn text_typed_into_the_email_field_of_a_failed_login_is_never_stored_or_shown(b: Backend) {
-    let app = crate::support::spawn_app_with(b, |s| s.auth.login_max_failures = 2).await;
+    let app =
+        crate::support::spawn_app_with(b, |s| s.auth.login_max_failures = 2.try_into().unwrap())
+            .await;
     let (_, admin) = app.admin_with_tokens().await;
     let typed = "Correct Horse Battery Staple 42";
     for _ in 0..2 {
@@ -255,7 +257,7 @@ async fn a_password_with_control_characters_is_refused(b: Backend) {
 
 async fn a_refused_cors_preflight_answers_the_json_envelope(b: Backend) {
     let app = crate::support::spawn_app_with(b, |s| {
-        s.server.cors_origins = "https://dash.example.com".into()
+        s.server.cors_origins = "https://dash.example.com".parse().unwrap()
     })
     .await;
     let res = app

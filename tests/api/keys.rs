@@ -33,7 +33,7 @@ const ALGORITHMS: [(&str, SigningAlgorithm); 3] = [
 ];
 
 async fn signing_with(b: Backend, alg: &str) -> TestApp {
-    let alg = alg.to_string();
+    let alg = SigningAlgorithm::parse(alg).expect("an algorithm");
     spawn_app_with(b, move |s| s.auth.signing_algorithm = alg).await
 }
 
@@ -146,9 +146,9 @@ async fn a_rotation_signs_new_tokens_at_once_and_the_previous_key_retires_after_
     b: Backend,
 ) {
     let app = spawn_app_with(b, |s| {
-        s.auth.signing_algorithm = "EdDSA".into();
-        s.auth.access_token_ttl_secs = 3;
-        s.auth.leeway_secs = 0;
+        s.auth.signing_algorithm = SigningAlgorithm::EdDsa;
+        s.auth.access_token_ttl_secs = 3.try_into().unwrap();
+        s.auth.leeway_secs = 0.try_into().unwrap();
     })
     .await;
     let mut admin = app.signed_in_admin().await;
@@ -255,7 +255,7 @@ async fn switching_the_algorithm_refuses_old_tokens_and_a_refresh_recovers(b: Ba
         .to_string();
     first.stop();
     let next = first
-        .second_instance_with(|s| s.auth.signing_algorithm = "RS256".into())
+        .second_instance_with(|s| s.auth.signing_algorithm = SigningAlgorithm::Rs256)
         .await;
     assert_error(
         next.get("/api/profile", Some(user.access())).await,

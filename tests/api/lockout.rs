@@ -33,7 +33,7 @@ async fn login_from(
 }
 
 async fn an_account_locks_after_max_failures_even_for_the_right_password(b: Backend) {
-    let app = spawn_app_with(b, |s| s.auth.login_max_failures = 3).await;
+    let app = spawn_app_with(b, |s| s.auth.login_max_failures = 3.try_into().unwrap()).await;
     let user = app.create_user().await;
     for _ in 0..3 {
         assert_eq!(
@@ -55,7 +55,7 @@ async fn an_account_locks_after_max_failures_even_for_the_right_password(b: Back
 }
 
 async fn an_ip_locks_after_max_failures_across_accounts(b: Backend) {
-    let app = spawn_app_with(b, |s| s.auth.login_max_failures = 3).await;
+    let app = spawn_app_with(b, |s| s.auth.login_max_failures = 3.try_into().unwrap()).await;
     let user = app.create_user().await;
     for _ in 0..3 {
         app.login(&new_email(), "wrong password").await;
@@ -67,7 +67,7 @@ async fn an_ip_locks_after_max_failures_across_accounts(b: Backend) {
 }
 
 async fn an_admin_unlock_lifts_an_account_lock(b: Backend) {
-    let app = spawn_app_with(b, |s| s.auth.login_max_failures = 3).await;
+    let app = spawn_app_with(b, |s| s.auth.login_max_failures = 3.try_into().unwrap()).await;
     let (_, admin) = app.admin_with_tokens().await;
     let user = app.create_user().await;
     for _ in 0..3 {
@@ -93,8 +93,8 @@ async fn an_admin_unlock_lifts_an_account_lock(b: Backend) {
 
 async fn a_lock_lifts_when_the_window_passes(b: Backend) {
     let app = spawn_app_with(b, |s| {
-        s.auth.login_max_failures = 2;
-        s.auth.login_window_secs = 1;
+        s.auth.login_max_failures = 2.try_into().unwrap();
+        s.auth.login_window_secs = 1.try_into().unwrap();
     })
     .await;
     let user = app.create_user().await;
@@ -114,8 +114,8 @@ async fn a_lock_lifts_when_the_window_passes(b: Backend) {
 
 async fn x_forwarded_for_counts_only_from_trusted_proxies(b: Backend) {
     let trusted = spawn_app_with(b, |s| {
-        s.auth.login_max_failures = 2;
-        s.server.trusted_proxies = "127.0.0.1".into();
+        s.auth.login_max_failures = 2.try_into().unwrap();
+        s.server.trusted_proxies = "127.0.0.1".parse().unwrap();
     })
     .await;
     let user = trusted.create_user().await;
@@ -134,7 +134,7 @@ async fn x_forwarded_for_counts_only_from_trusted_proxies(b: Backend) {
     let other = login_from(&trusted, &user.email, &user.password, Some("198.51.100.9")).await;
     assert_eq!(other.status(), StatusCode::OK);
 
-    let untrusted = spawn_app_with(b, |s| s.auth.login_max_failures = 2).await;
+    let untrusted = spawn_app_with(b, |s| s.auth.login_max_failures = 2.try_into().unwrap()).await;
     let user = untrusted.create_user().await;
     for _ in 0..2 {
         login_from(
@@ -158,7 +158,9 @@ async fn x_forwarded_for_counts_only_from_trusted_proxies(b: Backend) {
 
 async fn cors_preflight_is_allowed_for_configured_origins_only(b: Backend) {
     let app = spawn_app_with(b, |s| {
-        s.server.cors_origins = "https://dash.example.com, https://other.example.com".into()
+        s.server.cors_origins = "https://dash.example.com, https://other.example.com"
+            .parse()
+            .unwrap()
     })
     .await;
     let preflight = |origin: &'static str| {
@@ -193,7 +195,7 @@ async fn cors_preflight_is_allowed_for_configured_origins_only(b: Backend) {
 /// keep (the JWKS), say so; an answer marked `no-store` is never reused.
 async fn answers_a_cache_could_reuse_vary_by_origin(b: Backend) {
     let app = spawn_app_with(b, |s| {
-        s.server.cors_origins = "https://dash.example.com".into()
+        s.server.cors_origins = "https://dash.example.com".parse().unwrap()
     })
     .await;
     let vary = |res: &reqwest::Response| {
@@ -232,8 +234,8 @@ on_both_backends!(
 
 async fn forwarded_addresses_with_ports_or_v4_mapping_count_as_one_client(b: Backend) {
     let app = spawn_app_with(b, |s| {
-        s.auth.login_max_failures = 3;
-        s.server.trusted_proxies = "127.0.0.1".into();
+        s.auth.login_max_failures = 3.try_into().unwrap();
+        s.server.trusted_proxies = "127.0.0.1".parse().unwrap();
     })
     .await;
     let user = app.create_user().await;
@@ -255,8 +257,8 @@ async fn forwarded_addresses_with_ports_or_v4_mapping_count_as_one_client(b: Bac
 
 async fn an_ipv6_client_cannot_escape_the_lock_by_rotating_within_its_64(b: Backend) {
     let app = spawn_app_with(b, |s| {
-        s.auth.login_max_failures = 3;
-        s.server.trusted_proxies = "127.0.0.1".into();
+        s.auth.login_max_failures = 3.try_into().unwrap();
+        s.server.trusted_proxies = "127.0.0.1".parse().unwrap();
     })
     .await;
     let user = app.create_user().await;

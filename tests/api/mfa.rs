@@ -303,7 +303,7 @@ async fn a_wrong_password_for_an_mfa_account_answers_exactly_as_without_mfa(b: B
 }
 
 async fn a_totp_code_works_once_across_instances_and_concurrent_requests(b: Backend) {
-    let c = Cluster::start(b, |s| s.auth.login_max_failures = 1000).await;
+    let c = Cluster::start(b, |s| s.auth.login_max_failures = 1000.try_into().unwrap()).await;
     let mut e = enroll(c.a().signed_in_user().await).await;
     let code = e.app_codes.code().await;
     mfa_login(c.a(), &e.user.account, &code).await;
@@ -362,7 +362,7 @@ async fn mfa_login_with(app: &TestApp, token: &str, code: &str) -> Tokens {
 }
 
 async fn wrong_codes_count_toward_the_lockout_whatever_the_concurrency(b: Backend) {
-    let c = Cluster::start(b, |s| s.auth.login_max_failures = 3).await;
+    let c = Cluster::start(b, |s| s.auth.login_max_failures = 3.try_into().unwrap()).await;
     // Signed in before the lock: every test client shares one address.
     let admin = c.a().signed_in_admin().await;
     let mut e = enroll(c.a().signed_in_user().await).await;

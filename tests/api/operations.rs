@@ -95,7 +95,7 @@ async fn metrics_count_a_known_sequence_of_requests(b: Backend) {
     let app = spawn_app_with(b, |s| {
         s.metrics.enabled = true;
         s.metrics.port = 0;
-        s.auth.refresh_reuse_interval_secs = 0;
+        s.auth.refresh_reuse_interval_secs = 0.try_into().unwrap();
     })
     .await;
     let user = app.create_user().await;

@@ -127,7 +127,7 @@ async fn following_next_cursor_walks_every_user_once_in_order(b: Backend) {
 }
 
 async fn following_next_cursor_walks_the_audit_trail_newest_first_within_its_filter(b: Backend) {
-    let app = spawn_app_with(b, |s| s.auth.login_max_failures = 100).await;
+    let app = spawn_app_with(b, |s| s.auth.login_max_failures = 100.try_into().unwrap()).await;
     let admin = app.signed_in_admin().await;
     let user = app.signed_in_user().await;
     for _ in 0..7 {
@@ -435,7 +435,7 @@ async fn stats_follow_every_change_even_when_changes_race(b: Backend) {
 }
 
 async fn audit_events_past_their_retention_are_purged_in_batches(b: Backend) {
-    let app = spawn_app_with(b, |s| s.audit.retention_days = 30).await;
+    let app = spawn_app_with(b, |s| s.audit.retention_days = 30.try_into().unwrap()).await;
     let admin = app.signed_in_admin().await;
     seed_audit(&app, 12_001, "ancient", 31).await;
     seed_audit(&app, 5, "recent", 29).await;
@@ -450,7 +450,7 @@ async fn audit_events_past_their_retention_are_purged_in_batches(b: Backend) {
         "today's events stay"
     );
     // 0 keeps everything.
-    let forever = spawn_app_with(b, |s| s.audit.retention_days = 0).await;
+    let forever = spawn_app_with(b, |s| s.audit.retention_days = 0.try_into().unwrap()).await;
     seed_audit(&forever, 3, "ancient", 4000).await;
     assert_eq!(
         turnstile::services::audit::purge_expired(&forever.state)

@@ -33,8 +33,8 @@ fn statuses(results: &[reqwest::Response]) -> Vec<StatusCode> {
 
 async fn a_burst_of_wrong_passwords_is_checked_at_most_max_failures_times(b: Backend) {
     let c = Cluster::start(b, |s| {
-        s.auth.login_max_failures = 5;
-        s.auth.bcrypt_cost = 8;
+        s.auth.login_max_failures = 5.try_into().unwrap();
+        s.auth.bcrypt_cost = 8.try_into().unwrap();
     })
     .await;
     let user = c.a().create_user().await;
@@ -55,8 +55,8 @@ async fn a_burst_of_wrong_passwords_is_checked_at_most_max_failures_times(b: Bac
 
 async fn a_burst_hiding_the_right_password_still_checks_at_most_max_wrong_ones(b: Backend) {
     let c = Cluster::start(b, |s| {
-        s.auth.login_max_failures = 5;
-        s.auth.bcrypt_cost = 8;
+        s.auth.login_max_failures = 5.try_into().unwrap();
+        s.auth.bcrypt_cost = 8.try_into().unwrap();
     })
     .await;
     let user = c.a().create_user().await;
@@ -95,8 +95,8 @@ async fn a_burst_hiding_the_right_password_still_checks_at_most_max_wrong_ones(b
 
 async fn a_burst_against_many_accounts_from_one_client_is_checked_at_most_max_times(b: Backend) {
     let c = Cluster::start(b, |s| {
-        s.auth.login_max_failures = 5;
-        s.auth.bcrypt_cost = 8;
+        s.auth.login_max_failures = 5.try_into().unwrap();
+        s.auth.bcrypt_cost = 8.try_into().unwrap();
     })
     .await;
     let emails: Vec<String> = (0..40).map(|_| crate::support::new_email()).collect();
@@ -128,9 +128,9 @@ enum Race {
 /// change when it creates the session and creates none.
 async fn logins_racing(b: Backend, race: Race) {
     let c = Cluster::start(b, |s| {
-        s.auth.bcrypt_cost = 8;
+        s.auth.bcrypt_cost = 8.try_into().unwrap();
         s.auth.bcrypt_threads = 4;
-        s.auth.login_max_failures = 1000;
+        s.auth.login_max_failures = 1000.try_into().unwrap();
     })
     .await;
     let (_, admin) = c.a().admin_with_tokens().await;
@@ -272,7 +272,10 @@ async fn refresh_token_of(res: reqwest::Response) -> (StatusCode, Value) {
 }
 
 async fn concurrent_presentations_of_one_refresh_token_share_one_successor(b: Backend) {
-    let c = Cluster::start(b, |s| s.auth.refresh_reuse_interval_secs = 30).await;
+    let c = Cluster::start(b, |s| {
+        s.auth.refresh_reuse_interval_secs = 30.try_into().unwrap()
+    })
+    .await;
     let (_, first) = c.a().user_with_tokens().await;
     let results = join_all((0..24).map(|i| c.nth(i).refresh(&first.refresh))).await;
     let mut successors = HashSet::new();
@@ -286,7 +289,10 @@ async fn concurrent_presentations_of_one_refresh_token_share_one_successor(b: Ba
 }
 
 async fn a_replay_within_the_interval_gets_the_successor_already_issued_not_a_fork(b: Backend) {
-    let c = Cluster::start(b, |s| s.auth.refresh_reuse_interval_secs = 30).await;
+    let c = Cluster::start(b, |s| {
+        s.auth.refresh_reuse_interval_secs = 30.try_into().unwrap()
+    })
+    .await;
     let (_, r1) = c.a().user_with_tokens().await;
     // The victim rotates R1 -> R2.
     let (status, r2) = refresh_token_of(c.a().refresh(&r1.refresh).await).await;
@@ -309,7 +315,10 @@ async fn a_replay_within_the_interval_gets_the_successor_already_issued_not_a_fo
 }
 
 async fn a_spent_token_presented_after_the_interval_revokes_the_shared_chain(b: Backend) {
-    let c = Cluster::start(b, |s| s.auth.refresh_reuse_interval_secs = 1).await;
+    let c = Cluster::start(b, |s| {
+        s.auth.refresh_reuse_interval_secs = 1.try_into().unwrap()
+    })
+    .await;
     let (_, r1) = c.a().user_with_tokens().await;
     let (_, r2) = refresh_token_of(c.a().refresh(&r1.refresh).await).await;
     let (status, stolen) = refresh_token_of(c.nth(1).refresh(&r1.refresh).await).await;
@@ -339,8 +348,8 @@ async fn a_spent_token_presented_after_the_interval_revokes_the_shared_chain(b: 
 
 async fn guessing_the_current_password_counts_toward_the_lockout(b: Backend) {
     let c = Cluster::start(b, |s| {
-        s.auth.login_max_failures = 5;
-        s.auth.bcrypt_cost = 8;
+        s.auth.login_max_failures = 5.try_into().unwrap();
+        s.auth.bcrypt_cost = 8.try_into().unwrap();
     })
     .await;
     let (user, tokens) = c.a().user_with_tokens().await;

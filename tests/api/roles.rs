@@ -11,6 +11,7 @@ use crate::support::{
     assert_error, new_role_name, spawn_app, spawn_app_with, status_and_json, tally, Backend,
     Cluster,
 };
+use turnstile::settings::SigningAlgorithm;
 
 on_both_backends!(
     a_support_role_reads_users_and_audit_but_gets_403_on_writes,
@@ -135,7 +136,7 @@ async fn call(
 
 async fn every_admin_route_checks_its_own_permission(b: Backend) {
     // With a key pair to rotate, so that every route can succeed.
-    let app = spawn_app_with(b, |s| s.auth.signing_algorithm = "EdDSA".into()).await;
+    let app = spawn_app_with(b, |s| s.auth.signing_algorithm = SigningAlgorithm::EdDsa).await;
     let admin = app.signed_in_admin().await;
     for (method, path, needed) in ADMIN_PERMISSIONS {
         let all_but: Vec<&str> = ALL_BUILTIN

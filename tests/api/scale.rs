@@ -41,8 +41,8 @@ async fn a_full_bcrypt_queue_answers_503_with_retry_after(b: Backend) {
     let app = spawn_app_with(b, |s| {
         s.auth.bcrypt_threads = 1;
         s.auth.bcrypt_queue = 1;
-        s.auth.bcrypt_cost = 10;
-        s.auth.login_max_failures = 1000;
+        s.auth.bcrypt_cost = 10.try_into().unwrap();
+        s.auth.login_max_failures = 1000.try_into().unwrap();
     })
     .await;
     let user = app.create_user().await;
@@ -91,7 +91,7 @@ async fn two_instances() -> Option<(TestApp, TestApp)> {
     }
     // No reuse interval: a second refresh of one token is reuse at once.
     let a = spawn_app_with(Backend::Postgres, |s| {
-        s.auth.refresh_reuse_interval_secs = 0
+        s.auth.refresh_reuse_interval_secs = 0.try_into().unwrap()
     })
     .await;
     let b = a.second_instance().await;

@@ -48,7 +48,10 @@ async fn refresh_rotates_the_pair_and_keeps_the_session(b: Backend) {
 }
 
 async fn reuse_of_a_rotated_token_revokes_that_session_only(b: Backend) {
-    let app = spawn_app_with(b, |s| s.auth.refresh_reuse_interval_secs = 0).await;
+    let app = spawn_app_with(b, |s| {
+        s.auth.refresh_reuse_interval_secs = 0.try_into().unwrap()
+    })
+    .await;
     let stolen = app.signed_in_user().await;
     let other_device = stolen.another_device().await;
 
@@ -79,7 +82,10 @@ async fn reuse_of_a_rotated_token_revokes_that_session_only(b: Backend) {
 async fn a_token_presented_again_within_the_reuse_interval_gets_a_pair_of_the_same_session(
     b: Backend,
 ) {
-    let app = spawn_app_with(b, |s| s.auth.refresh_reuse_interval_secs = 30).await;
+    let app = spawn_app_with(b, |s| {
+        s.auth.refresh_reuse_interval_secs = 30.try_into().unwrap()
+    })
+    .await;
     let first = app.signed_in_user().await;
     let a = Tokens::from_body(&first.refresh().await.json::<Value>().await.unwrap());
     let (status, body) = status_and_json(first.refresh().await).await;
@@ -96,7 +102,10 @@ async fn a_token_presented_again_within_the_reuse_interval_gets_a_pair_of_the_sa
 }
 
 async fn concurrent_refreshes_within_the_reuse_interval_all_succeed(b: Backend) {
-    let app = spawn_app_with(b, |s| s.auth.refresh_reuse_interval_secs = 30).await;
+    let app = spawn_app_with(b, |s| {
+        s.auth.refresh_reuse_interval_secs = 30.try_into().unwrap()
+    })
+    .await;
     let user = app.signed_in_user().await;
     let results = join_all((0..8).map(|_| user.refresh())).await;
     for r in &results {
@@ -106,7 +115,10 @@ async fn concurrent_refreshes_within_the_reuse_interval_all_succeed(b: Backend) 
 }
 
 async fn with_no_reuse_interval_at_most_one_of_16_concurrent_refreshes_wins(b: Backend) {
-    let app = spawn_app_with(b, |s| s.auth.refresh_reuse_interval_secs = 0).await;
+    let app = spawn_app_with(b, |s| {
+        s.auth.refresh_reuse_interval_secs = 0.try_into().unwrap()
+    })
+    .await;
     let user = app.signed_in_user().await;
     let results = join_all((0..16).map(|_| user.refresh())).await;
     let ok = results
@@ -122,7 +134,7 @@ async fn with_no_reuse_interval_at_most_one_of_16_concurrent_refreshes_wins(b: B
 }
 
 async fn refresh_after_the_session_expires_returns_401(b: Backend) {
-    let app = spawn_app_with(b, |s| s.auth.refresh_token_ttl_secs = 1).await;
+    let app = spawn_app_with(b, |s| s.auth.refresh_token_ttl_secs = 1.try_into().unwrap()).await;
     let user = app.signed_in_user().await;
     actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
     assert_error(

@@ -129,7 +129,7 @@ pub fn test_settings(backend: Backend) -> (Settings, Cleanup) {
     s.server.port = 0;
     s.server.workers = 2;
     s.auth.jwt_secret = Secret::random(48);
-    s.auth.bcrypt_cost = 4;
+    s.auth.bcrypt_cost = 4.try_into().unwrap();
     s.bootstrap = Default::default();
     let name = unique_name();
     let cleanup = match backend {
