@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::Conn;
-use crate::schema::refresh_tokens;
+use crate::schema::{refresh_tokens, sessions};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = refresh_tokens)]
@@ -37,6 +37,17 @@ pub fn find_by_hash(conn: &mut Conn, hash: &str) -> QueryResult<Option<RefreshTo
     refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(hash))
         .select(RefreshToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The token with this hash and the user its session belongs to (one query: a
+/// refresh locks that user's row before the session's).
+pub fn find_with_owner(conn: &mut Conn, hash: &str) -> QueryResult<Option<(RefreshToken, i64)>> {
+    refresh_tokens::table
+        .inner_join(sessions::table)
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select((RefreshToken::as_select(), sessions::user_id))
         .first(conn)
         .optional()
 }

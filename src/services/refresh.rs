@@ -44,14 +44,11 @@ pub async fn refresh(state: &AppState, presented: &str, client: ClientInfo) -> A
     let outcome = state
         .change(move |tx| {
             let at = now();
-            let Some(token) = refresh_tokens::find_by_hash(tx, &hash)? else {
+            let Some((token, owner)) = refresh_tokens::find_with_owner(tx, &hash)? else {
                 return Ok(Outcome::Invalid);
             };
             // The user's row, then the session's: the order of every path that
             // revokes sessions (a disable, a password change), so none deadlocks.
-            let Some(owner) = sessions::find(tx, &token.session_id)?.map(|s| s.user_id) else {
-                return Ok(Outcome::Invalid);
-            };
             let user = users::lock(tx, owner)?;
             let session = match sessions::lock(tx, &token.session_id)? {
                 Some(s) if s.is_live(at) => s,
